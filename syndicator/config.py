@@ -1,0 +1,399 @@
+"""The TOML config: read, validated strictly, resolved against the config file's folder.
+
+Every key has a default except ``site.url``; an unknown key is an error naming it, so a
+typo is caught instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_CONFIG_PATH = Path("config/syndicator.toml")
+FEED_FORMATS = ("rss", "atom", "json")
+
+
+class ConfigError(Exception):
+    """The config cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    url: str
+    title: str = "syndicator"
+    description: str = ""
+    language: str = "en"
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    permalink: str = "/:categories/:year/:month/:day/:title:output_ext"
+
+
+@dataclass(frozen=True)
+class PostsConfig:
+    dirs: tuple[Path, ...]
+    extensions: tuple[str, ...] = (".md", ".markdown", ".html")
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    dir: Path
+    base_url: str
+    formats: tuple[str, ...] = FEED_FORMATS
+    max_items: int = 50
+    content: str = "full"
+    site: bool = True
+    categories: bool = True
+    tags: bool = True
+
+
+@dataclass(frozen=True)
+class AttributionConfig:
+    """Patterns that find a post's source in its body, for sites that write it differently.
+
+    Each pattern is a regular expression over the body's text with a named group:
+    ``source`` for the name.  ``credit`` matches a closing credit such as ``（财联社）``.
+    """
+
+    source_patterns: tuple[str, ...] = (
+        r"[（(]\s*文章来源[：:]\s*(?P<source>[^）)]{1,40}?)\s*[）)]",
+    )
+    credit_pattern: str = r"[（(](?P<source>[^（）()\s，。、；：:,;]{2,20})[）)]\s*$"
+    navigation_pattern: str = r"^\s*返回"
+    line: str = "（文章来源：{source}）"
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    path: Path
+
+
+@dataclass(frozen=True)
+class PollingConfig:
+    interval: float = 600.0
+    min_interval: float = 60.0
+    max_interval: float = 86400.0
+    timeout: float = 20.0
+    max_bytes: int = 10 * 1024 * 1024
+    backfill: int = 20
+    allow_private_addresses: bool = False
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class UpstreamConfig:
+    name: str
+    url: str
+    category: str
+    tags: tuple[str, ...] = ()
+    interval: float | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    site: SiteConfig
+    posts: PostsConfig
+    feeds: FeedsConfig
+    attribution: AttributionConfig
+    state: StateConfig
+    polling: PollingConfig
+    server: ServerConfig
+    upstreams: tuple[UpstreamConfig, ...] = ()
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``"30s"``, ``"10m"``, ``"2h"``, ``"1d"`` or a number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    else:
+        raise ValueError(f'{value!r} is not a duration (write "30s", "10m", "2h", "1d" or seconds)')
+    if seconds <= 0:
+        raise ValueError(f"{value!r} must be more than zero")
+    return seconds
+
+
+def config_path_from(option: str | os.PathLike[str] | None) -> Path:
+    """``--config``, else ``$SYNDICATOR_CONFIG``, else ``config/syndicator.toml``."""
+    if option:
+        return Path(option)
+    if env := os.environ.get("SYNDICATOR_CONFIG"):
+        return Path(env)
+    return DEFAULT_CONFIG_PATH
+
+
+def load_config(path: Path) -> Config:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file (pass --config PATH)") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: dict[str, Any], path: Path) -> Config:
+    reader = _Reader(path)
+    return reader.config(raw)
+
+
+class _Reader:
+    """Turns the TOML tables into config objects, naming ``file: key`` in every error."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.base = path.resolve().parent
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {key}: {message}")
+
+    def config(self, raw: dict[str, Any]) -> Config:
+        self.no_unknown_keys(
+            raw,
+            "",
+            {"site", "posts", "feeds", "attribution", "state", "polling", "server", "upstreams"},
+        )
+        site = self.site(self.table(raw, "site"))
+        posts = self.posts(self.table(raw, "posts"))
+        feeds = self.feeds(self.table(raw, "feeds"), site)
+        attribution = self.attribution(self.table(raw, "attribution"))
+        state = self.state(self.table(raw, "state"))
+        polling = self.polling(self.table(raw, "polling"))
+        server = self.server(self.table(raw, "server"))
+        upstreams = self.upstreams(raw.get("upstreams", []))
+        return Config(self.path, site, posts, feeds, attribution, state, polling, server, upstreams)
+
+    def table(self, raw: dict[str, Any], key: str) -> dict[str, Any]:
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table ([{key}])")
+        return value
+
+    def no_unknown_keys(self, table: dict[str, Any], prefix: str, known: set[str]) -> None:
+        for key in table:
+            if key not in known:
+                expected = ", ".join(sorted(known))
+                raise self.fail(f"{prefix}{key}", f"unknown key (expected one of: {expected})")
+
+    def section_keys(self, table: dict[str, Any], prefix: str, cls: type) -> None:
+        self.no_unknown_keys(table, prefix, {f.name for f in fields(cls)})
+
+    def string(self, table: dict[str, Any], key: str, prefix: str, default: str) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            raise self.fail(prefix + key, f"must be a string, not {value!r}")
+        return value
+
+    def strings(
+        self, table: dict[str, Any], key: str, prefix: str, default: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        value = table.get(key, list(default))
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(prefix + key, f"must be a list of strings, not {value!r}")
+        return tuple(value)
+
+    def boolean(self, table: dict[str, Any], key: str, prefix: str, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(prefix + key, f"must be true or false, not {value!r}")
+        return value
+
+    def integer(self, table: dict[str, Any], key: str, prefix: str, default: int, low: int) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise self.fail(prefix + key, f"must be a whole number >= {low}, not {value!r}")
+        return value
+
+    def duration(self, table: dict[str, Any], key: str, prefix: str, default: float) -> float:
+        try:
+            return parse_duration(table.get(key, default))
+        except ValueError as error:
+            raise self.fail(prefix + key, str(error)) from None
+
+    def path_value(self, value: str) -> Path:
+        return (self.base / value).resolve() if not Path(value).is_absolute() else Path(value)
+
+    def absolute_url(self, value: str, key: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise self.fail(key, f"must be an absolute http(s) URL, not {value!r}")
+        return value.rstrip("/")
+
+    def site(self, table: dict[str, Any]) -> SiteConfig:
+        self.section_keys(table, "site.", SiteConfig)
+        if "url" not in table:
+            raise self.fail("site.url", 'is required: the absolute URL of the site, "https://…"')
+        url = self.absolute_url(self.string(table, "url", "site.", ""), "site.url")
+        zone_name = self.string(table, "timezone", "site.", "UTC")
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(
+                "site.timezone", f"unknown time zone {zone_name!r} (e.g. Asia/Shanghai)"
+            ) from None
+        defaults = SiteConfig(url=url)
+        return SiteConfig(
+            url=url,
+            title=self.string(table, "title", "site.", defaults.title),
+            description=self.string(table, "description", "site.", defaults.description),
+            language=self.string(table, "language", "site.", defaults.language),
+            timezone=zone,
+            permalink=self.string(table, "permalink", "site.", defaults.permalink),
+        )
+
+    def posts(self, table: dict[str, Any]) -> PostsConfig:
+        self.section_keys(table, "posts.", PostsConfig)
+        dirs = self.strings(table, "dirs", "posts.", ("_posts",))
+        if not dirs:
+            raise self.fail("posts.dirs", "needs at least one folder")
+        extensions = self.strings(table, "extensions", "posts.", PostsConfig.extensions)
+        for extension in extensions:
+            if not extension.startswith("."):
+                raise self.fail("posts.extensions", f"{extension!r} must start with a dot")
+        return PostsConfig(
+            dirs=tuple(self.path_value(d) for d in dirs),
+            extensions=tuple(e.lower() for e in extensions),
+        )
+
+    def feeds(self, table: dict[str, Any], site: SiteConfig) -> FeedsConfig:
+        self.section_keys(table, "feeds.", FeedsConfig)
+        base_url = self.string(table, "base_url", "feeds.", "")
+        base_url = (
+            self.absolute_url(base_url, "feeds.base_url") if base_url else site.url + "/feeds"
+        )
+        formats = self.strings(table, "formats", "feeds.", FEED_FORMATS)
+        for name in formats:
+            if name not in FEED_FORMATS:
+                raise self.fail("feeds.formats", f"unknown format {name!r} (rss, atom, json)")
+        content = self.string(table, "content", "feeds.", "full")
+        if content not in ("full", "summary"):
+            raise self.fail("feeds.content", f'must be "full" or "summary", not {content!r}')
+        return FeedsConfig(
+            dir=self.path_value(self.string(table, "dir", "feeds.", "feeds")),
+            base_url=base_url,
+            formats=tuple(dict.fromkeys(formats)),
+            max_items=self.integer(table, "max_items", "feeds.", 50, 1),
+            content=content,
+            site=self.boolean(table, "site", "feeds.", True),
+            categories=self.boolean(table, "categories", "feeds.", True),
+            tags=self.boolean(table, "tags", "feeds.", True),
+        )
+
+    def attribution(self, table: dict[str, Any]) -> AttributionConfig:
+        self.section_keys(table, "attribution.", AttributionConfig)
+        defaults = AttributionConfig()
+        config = AttributionConfig(
+            source_patterns=self.strings(
+                table, "source_patterns", "attribution.", defaults.source_patterns
+            ),
+            credit_pattern=self.string(
+                table, "credit_pattern", "attribution.", defaults.credit_pattern
+            ),
+            navigation_pattern=self.string(
+                table, "navigation_pattern", "attribution.", defaults.navigation_pattern
+            ),
+            line=self.string(table, "line", "attribution.", defaults.line),
+        )
+        for key, pattern in [
+            *(("source_patterns", p) for p in config.source_patterns),
+            ("credit_pattern", config.credit_pattern),
+            ("navigation_pattern", config.navigation_pattern),
+        ]:
+            self.regex(pattern, f"attribution.{key}", needs_source=key != "navigation_pattern")
+        if "{source}" not in config.line:
+            raise self.fail("attribution.line", "must contain {source}")
+        return config
+
+    def regex(self, pattern: str, key: str, needs_source: bool) -> None:
+        try:
+            compiled = re.compile(pattern)
+        except re.error as error:
+            raise self.fail(key, f"invalid regular expression {pattern!r}: {error}") from None
+        if needs_source and "source" not in compiled.groupindex:
+            raise self.fail(key, f"{pattern!r} needs a named group (?P<source>…)")
+
+    def state(self, table: dict[str, Any]) -> StateConfig:
+        self.section_keys(table, "state.", StateConfig)
+        return StateConfig(
+            path=self.path_value(self.string(table, "path", "state.", "var/syndicator.db"))
+        )
+
+    def polling(self, table: dict[str, Any]) -> PollingConfig:
+        self.section_keys(table, "polling.", PollingConfig)
+        d = PollingConfig()
+        polling = PollingConfig(
+            interval=self.duration(table, "interval", "polling.", d.interval),
+            min_interval=self.duration(table, "min_interval", "polling.", d.min_interval),
+            max_interval=self.duration(table, "max_interval", "polling.", d.max_interval),
+            timeout=self.duration(table, "timeout", "polling.", d.timeout),
+            max_bytes=self.integer(table, "max_bytes", "polling.", d.max_bytes, 1024),
+            backfill=self.integer(table, "backfill", "polling.", d.backfill, 0),
+            allow_private_addresses=self.boolean(
+                table, "allow_private_addresses", "polling.", d.allow_private_addresses
+            ),
+        )
+        if polling.min_interval > polling.max_interval:
+            raise self.fail("polling.min_interval", "is more than polling.max_interval")
+        return polling
+
+    def server(self, table: dict[str, Any]) -> ServerConfig:
+        self.section_keys(table, "server.", ServerConfig)
+        port = self.integer(table, "port", "server.", 8080, 0)
+        if port > 65535:
+            raise self.fail("server.port", f"{port} is not a TCP port")
+        return ServerConfig(host=self.string(table, "host", "server.", "127.0.0.1"), port=port)
+
+    def upstreams(self, value: object) -> tuple[UpstreamConfig, ...]:
+        if not isinstance(value, list):
+            raise self.fail("upstreams", "must be an array of tables ([[upstreams]])")
+        upstreams = tuple(self.upstream(item, i) for i, item in enumerate(value))
+        seen: set[str] = set()
+        for upstream in upstreams:
+            if upstream.name in seen:
+                raise self.fail("upstreams", f"two upstreams are named {upstream.name!r}")
+            seen.add(upstream.name)
+        return upstreams
+
+    def upstream(self, table: object, index: int) -> UpstreamConfig:
+        prefix = f"upstreams[{index}]."
+        if not isinstance(table, dict):
+            raise self.fail(prefix.rstrip("."), "must be a table")
+        self.section_keys(table, prefix, UpstreamConfig)
+        for key in ("name", "url", "category"):
+            if key not in table:
+                raise self.fail(prefix + key, "is required")
+        name = self.string(table, "name", prefix, "").strip()
+        if not name:
+            raise self.fail(prefix + "name", "must not be empty")
+        prefix = f"upstreams[{index}] ({name})."
+        url = self.string(table, "url", prefix, "")
+        self.absolute_url(url, prefix + "url")
+        interval = self.duration(table, "interval", prefix, 1) if "interval" in table else None
+        return UpstreamConfig(
+            name=name,
+            url=url,
+            category=self.string(table, "category", prefix, ""),
+            tags=self.strings(table, "tags", prefix, ()),
+            interval=interval,
+        )

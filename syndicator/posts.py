@@ -1,0 +1,230 @@
+"""Reading posts: Jekyll-style files with YAML front matter, in every form real sites write.
+
+A post that cannot be used raises PostError naming the file and the reason; the caller
+reports it and goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from frontmatter.default_handlers import YAMLHandler
+
+from syndicator.config import Config
+from syndicator.dates import parse_date
+from syndicator.permalink import filename_parts, post_id, post_url
+from syndicator.text import one_line
+
+MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown", ".mkd", ".mkdn", ".mdown"})
+_HANDLER = YAMLHandler()
+
+
+class PostError(Exception):
+    """A post that cannot be used: the message names the file and the reason."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PostFile:
+    """A file found in a post folder; ``folder`` is the configured folder it was found under."""
+
+    path: Path
+    folder: Path
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Post:
+    path: Path
+    id: str
+    url: str
+    title: str
+    date: datetime
+    updated: datetime
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    markdown: bool
+    source: str | None
+    source_url: str | None
+    source_feed: str | None
+
+
+def find_post_files(config: Config) -> Iterator[PostFile]:
+    """Every file with a post extension under the post folders, recursively, in a stable order.
+
+    Hidden files and folders (editor swap files, our own temporaries) are passed over.
+    """
+    extensions = set(config.posts.extensions)
+    for folder in config.posts.dirs:
+        if not folder.is_dir():
+            continue
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if name.startswith(".") or Path(name).suffix.lower() not in extensions:
+                    continue
+                path = Path(root, name)
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue
+                yield PostFile(path, folder, stat.st_size, stat.st_mtime_ns)
+
+
+def read_text(path: Path) -> str:
+    """The file as text: UTF-8 (a BOM is dropped, since it would hide the front matter)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise PostError(path, f"cannot read: {error.strerror}") from None
+    if b"\x00" in data:
+        raise PostError(path, "binary file (it holds NUL bytes); a post is UTF-8 text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise PostError(
+            path,
+            f"not UTF-8 text (bad byte 0x{data[error.start]:02x} on line {line}); save it as UTF-8",
+        ) from None
+
+
+def split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
+    """(front matter, body), split and loaded by python-frontmatter's YAML handler.
+
+    Jekyll wants the opening ``---`` on the first line; blank lines before it, which some
+    editors and export tools leave, are accepted.
+    """
+    stripped = text.lstrip()
+    blank_lines = text[: len(text) - len(stripped)].count("\n")
+    if not _HANDLER.detect(stripped):
+        raise PostError(path, "no front matter: a post starts with a '---' line, YAML, and '---'")
+    try:
+        front, body = _HANDLER.split(stripped)
+    except ValueError:
+        raise PostError(path, "front matter is not closed: add a '---' line after it") from None
+    try:
+        metadata = _HANDLER.load(front)
+    except yaml.YAMLError as error:
+        problem = _yaml_problem(error, first_line=blank_lines + 2)
+        raise PostError(path, f"invalid YAML front matter: {problem}") from None
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise PostError(path, "front matter is not a mapping of keys to values")
+    return metadata, body
+
+
+def _yaml_problem(error: yaml.YAMLError, first_line: int) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is None:
+        return problem
+    hint = ' (quote values that hold ": ", e.g. title: "a: b")' if "mapping" in problem else ""
+    return f"{problem} on line {first_line + mark.line}{hint}"
+
+
+def jekyll_list(metadata: dict[str, Any], singular: str, plural: str) -> tuple[str, ...]:
+    """Jekyll's pluralized_array_from_hash: the singular key wins and is taken whole;
+    a plural string is split on whitespace; lists keep their items."""
+    if metadata.get(singular) is not None:
+        values: list[Any] = [metadata[singular]]
+    else:
+        value = metadata.get(plural)
+        if value is None:
+            values = []
+        elif isinstance(value, str):
+            values = value.split()
+        elif isinstance(value, list):
+            values = value
+        else:
+            values = [value]
+    names = (one_line(str(v)) for v in _flatten(values) if v is not None)
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def _flatten(values: list[Any]) -> Iterator[Any]:
+    for value in values:
+        if isinstance(value, list):
+            yield from _flatten(value)
+        else:
+            yield value
+
+
+def optional_text(metadata: dict[str, Any], key: str) -> str | None:
+    value = metadata.get(key)
+    if value is None:
+        return None
+    text = one_line(str(value))
+    return text or None
+
+
+def load_post(file: PostFile, config: Config) -> tuple[Post, str] | None:
+    """The post and its raw body, or None for a post marked ``published: false``."""
+    text = read_text(file.path)
+    metadata, body = split_front_matter(file.path, text)
+    if metadata.get("published") is False:
+        return None
+    return make_post(file.path, metadata, config), body
+
+
+def make_post(path: Path, metadata: dict[str, Any], config: Config) -> Post:
+    zone = config.site.timezone
+    stem = path.stem
+    file_date, slug = filename_parts(stem)
+    raw_date = metadata.get("date")
+    if raw_date is None or (isinstance(raw_date, str) and not raw_date.strip()):
+        if file_date is None:
+            raise PostError(
+                path, "no date: give 'date:' in the front matter or name the file YYYY-MM-DD-slug"
+            )
+        raw_date = file_date
+    try:
+        date = parse_date(raw_date, zone)
+        updated_value = metadata.get("last_modified_at")
+        updated = parse_date(updated_value, zone) if updated_value else date
+    except ValueError as error:
+        raise PostError(path, str(error)) from None
+    if metadata.get("slug") is not None:
+        slug = str(metadata["slug"])
+    categories = jekyll_list(metadata, "category", "categories")
+    tags = jekyll_list(metadata, "tag", "tags")
+    extension = path.suffix.lower()
+    markdown = extension in MARKDOWN_EXTENSIONS
+    output_ext = ".html" if markdown or extension == ".html" else extension
+    url = optional_text(metadata, "permalink") or post_url(
+        config.site.permalink, list(categories), date, slug, output_ext
+    )
+    url = url if url.startswith("/") else "/" + url
+    guid = optional_text(metadata, "guid") or optional_text(metadata, "id")
+    return Post(
+        path=path,
+        id=guid or config.site.url + post_id(url, slug),
+        url=config.site.url + url,
+        title=optional_text(metadata, "title") or "",
+        date=date,
+        updated=max(updated, date),
+        categories=categories,
+        tags=tags,
+        markdown=markdown,
+        source=optional_text(metadata, "source"),
+        source_url=optional_text(metadata, "source_url"),
+        source_feed=optional_text(metadata, "source_feed"),
+    )
+
+
+def read_body(post: Post) -> str:
+    """The post's body, read again: bodies are kept only for posts that reach a feed."""
+    _, body = split_front_matter(post.path, read_text(post.path))
+    return body
