@@ -40,18 +40,18 @@ def newest_update(entries: list[Entry]) -> datetime:
 
 
 def render_rss(meta: FeedMeta, entries: list[Entry], config: Config) -> bytes:
-    generator = _generator(meta, entries, config, self_url=meta.urls["rss"])
+    generator = _generator(meta, entries, config, meta.urls["rss"], "application/rss+xml")
     return generator.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
 
 
 def render_atom(meta: FeedMeta, entries: list[Entry], config: Config) -> bytes:
-    generator = _generator(meta, entries, config, self_url=meta.urls["atom"])
+    generator = _generator(meta, entries, config, meta.urls["atom"], "application/atom+xml")
     generator.id(meta.urls["atom"])
     return generator.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
 
 
 def _generator(
-    meta: FeedMeta, entries: list[Entry], config: Config, self_url: str
+    meta: FeedMeta, entries: list[Entry], config: Config, self_url: str, self_type: str
 ) -> FeedGenerator:
     generator = FeedGenerator()
     generator.register_extension(
@@ -62,7 +62,7 @@ def _generator(
     generator.subtitle(meta.description or meta.title)
     generator.author(name=meta.author, uri=config.site.url)
     # The RSS channel <link> is the last link added: self first, the site last.
-    generator.link(href=self_url, rel="self")
+    generator.link(href=self_url, rel="self", type=self_type)
     generator.link(href=meta.home_url, rel="alternate")
     generator.language(meta.language)
     generator.generator("syndicator", version=__version__)

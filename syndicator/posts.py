@@ -117,7 +117,7 @@ def split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
     try:
         metadata = _HANDLER.load(front)
     except yaml.YAMLError as error:
-        problem = _yaml_problem(error, first_line=blank_lines + 2)
+        problem = _yaml_problem(error, first_line=blank_lines + 1)
         raise PostError(path, f"invalid YAML front matter: {problem}") from None
     if metadata is None:
         metadata = {}
