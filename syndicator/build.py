@@ -68,7 +68,14 @@ def scan_posts(config: Config) -> PostScan:
     return scan
 
 
-def build_site(config: Config, state: State, now: datetime | None = None) -> BuildReport:
+def build_site(
+    config: Config,
+    state: State,
+    now: datetime | None = None,
+    only: set[tuple[str, str]] | None = None,
+) -> BuildReport:
+    """Write the feeds; with ``only`` ((kind, slug) pairs), just those feeds and the
+    whole-site ones, plus the feed list, and remove nothing."""
     scan = scan_posts(config)
     now = now or datetime.now(UTC)
     published = [post for post in scan.posts if is_published(post, now)]
@@ -79,20 +86,29 @@ def build_site(config: Config, state: State, now: datetime | None = None) -> Bui
         notices=scan.notices,
     )
     plan = plan_feeds(published, config)
-    entries = _entries_for(plan, config, report)
+    chosen = {
+        spec: posts
+        for spec, posts in plan.items()
+        if only is None or spec.kind == SITE or (spec.kind, spec.slug) in only
+    }
+    entries = _entries_for(chosen, config, report)
     files: dict[str, bytes] = {}
-    listed: list[ListedFeed] = []
-    for spec, posts in plan.items():
+    for spec, posts in chosen.items():
         feed_entries = [entries[post.path] for post in posts if post.path in entries]
         meta = feed_meta(spec, config)
         for fmt in config.feeds.formats:
             files[f"{_prefix(spec)}{FILE_NAMES[fmt]}"] = RENDERERS[fmt](meta, feed_entries, config)
-        listed.append(ListedFeed(spec.kind, meta.title, meta.urls))
+    listed = [_listed(spec, config) for spec in plan]
     files["feeds.opml"] = render_opml(listed, config)
     files["index.html"] = render_index(listed, config)
-    report.feeds = len(plan)
-    write_files(files, config.feeds.dir, state, report)
+    report.feeds = len(chosen)
+    write_files(files, config.feeds.dir, state, report, remove_stale=only is None)
     return report
+
+
+def _listed(spec: FeedSpec, config: Config) -> ListedFeed:
+    meta = feed_meta(spec, config)
+    return ListedFeed(spec.kind, meta.title, meta.urls)
 
 
 def _entries_for(
@@ -128,8 +144,10 @@ def _prefix(spec: FeedSpec) -> str:
     return f"{spec.folder}/" if spec.folder else ""
 
 
-def write_files(files: dict[str, bytes], folder: Path, state: State, report: BuildReport) -> None:
-    """Write what changed, remove the feeds we wrote before that no longer exist."""
+def write_files(
+    files: dict[str, bytes], folder: Path, state: State, report: BuildReport, remove_stale: bool
+) -> None:
+    """Write what changed; remove the feeds we wrote before that no longer exist."""
     recorded = state.feed_files()
     changed: dict[str, tuple[str, int]] = {}
     for relative, data in sorted(files.items()):
@@ -140,7 +158,7 @@ def write_files(files: dict[str, bytes], folder: Path, state: State, report: Bui
             report.unchanged += 1
         if recorded.get(relative) != digest:
             changed[relative] = (digest, len(data))
-    removed = sorted(set(recorded) - set(files))
+    removed = sorted(set(recorded) - set(files)) if remove_stale else []
     for relative in removed:
         _remove_feed(folder, relative)
     report.removed = removed

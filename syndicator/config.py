@@ -6,6 +6,7 @@ typo is caught instead of silently ignored.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -397,3 +398,15 @@ class _Reader:
             tags=self.strings(table, "tags", prefix, ()),
             interval=interval,
         )
+
+
+def upstream_toml(upstream: UpstreamConfig) -> str:
+    """An ``[[upstreams]]`` block for the config file (JSON strings are TOML basic strings)."""
+    lines = [
+        "[[upstreams]]",
+        f"name = {json.dumps(upstream.name, ensure_ascii=False)}",
+        f"url = {json.dumps(upstream.url, ensure_ascii=False)}",
+        f"category = {json.dumps(upstream.category, ensure_ascii=False)}",
+        f"tags = [{', '.join(json.dumps(t, ensure_ascii=False) for t in upstream.tags)}]",
+    ]
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 MIGRATIONS: tuple[str, ...] = (
@@ -20,7 +21,69 @@ MIGRATIONS: tuple[str, ...] = (
         size INTEGER NOT NULL
     );
     """,
+    """
+    CREATE TABLE upstream (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,              -- the configured URL this row was made for
+        current_url TEXT,               -- where a permanent redirect sent us
+        etag TEXT,
+        last_modified TEXT,
+        state TEXT NOT NULL DEFAULT 'never',
+        last_poll REAL,                 -- Unix seconds
+        next_poll REAL,
+        last_status INTEGER,
+        last_error TEXT,
+        consecutive_errors INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE imported_entry (
+        upstream TEXT NOT NULL,
+        entry_key TEXT NOT NULL,        -- the upstream id, else link, else a content hash
+        category TEXT NOT NULL,
+        original_url TEXT,
+        post_path TEXT NOT NULL,        -- relative to the first post folder
+        post_date TEXT NOT NULL,        -- the date written into the post, kept on updates
+        entry_updated TEXT,             -- the upstream's updated date when last written
+        pending_text TEXT,              -- the post, until its file is known to be on disk
+        imported_at REAL NOT NULL,
+        PRIMARY KEY (upstream, entry_key)
+    );
+    CREATE INDEX imported_entry_by_url ON imported_entry (category, original_url);
+    CREATE INDEX imported_entry_pending ON imported_entry (upstream) WHERE pending_text IS NOT NULL;
+    """,
 )
+
+
+@dataclass
+class UpstreamRow:
+    """What we remember of one upstream between polls."""
+
+    name: str
+    url: str
+    current_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    state: str = "never"  # ok, error, backoff, gone, never
+    last_poll: float | None = None
+    next_poll: float | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    consecutive_errors: int = 0
+
+
+@dataclass(frozen=True)
+class ImportedEntry:
+    upstream: str
+    entry_key: str
+    category: str
+    original_url: str | None
+    post_path: str
+    post_date: str
+    entry_updated: str | None
+    imported_at: float
+
+
+_UPSTREAM_COLUMNS = ", ".join(f.name for f in fields(UpstreamRow))
+_IMPORTED_COLUMNS = ", ".join(f.name for f in fields(ImportedEntry))
 
 
 class StateError(Exception):
@@ -83,3 +146,65 @@ class State:
                 [(path, digest, size) for path, (digest, size) in written.items()],
             )
             db.executemany("DELETE FROM feed_file WHERE path = ?", [(p,) for p in removed])
+
+    def upstream(self, name: str) -> UpstreamRow | None:
+        row = self.db.execute(
+            f"SELECT {_UPSTREAM_COLUMNS} FROM upstream WHERE name = ?", (name,)
+        ).fetchone()
+        return UpstreamRow(*row) if row else None
+
+    def upstreams(self) -> list[UpstreamRow]:
+        rows = self.db.execute(f"SELECT {_UPSTREAM_COLUMNS} FROM upstream ORDER BY name")
+        return [UpstreamRow(*row) for row in rows]
+
+    def save_upstream(self, row: UpstreamRow) -> None:
+        placeholders = ", ".join("?" for _ in fields(UpstreamRow))
+        self.db.execute(
+            f"INSERT OR REPLACE INTO upstream ({_UPSTREAM_COLUMNS}) VALUES ({placeholders})",
+            astuple(row),
+        )
+
+    def imported_entry(self, upstream: str, entry_key: str) -> ImportedEntry | None:
+        row = self.db.execute(
+            f"SELECT {_IMPORTED_COLUMNS} FROM imported_entry WHERE upstream = ? AND entry_key = ?",
+            (upstream, entry_key),
+        ).fetchone()
+        return ImportedEntry(*row) if row else None
+
+    def entry_with_original(self, category: str, original_url: str) -> ImportedEntry | None:
+        """An entry already imported into ``category`` from the same original article."""
+        row = self.db.execute(
+            f"SELECT {_IMPORTED_COLUMNS} FROM imported_entry "
+            "WHERE category = ? AND original_url = ? ORDER BY imported_at LIMIT 1",
+            (category, original_url),
+        ).fetchone()
+        return ImportedEntry(*row) if row else None
+
+    def record_entry(self, entry: ImportedEntry, pending_text: str | None) -> None:
+        """Remember an entry; with ``pending_text``, the post that must reach its file."""
+        placeholders = ", ".join("?" for _ in fields(ImportedEntry))
+        self.db.execute(
+            f"INSERT OR REPLACE INTO imported_entry ({_IMPORTED_COLUMNS}, pending_text) "
+            f"VALUES ({placeholders}, ?)",
+            (*astuple(entry), pending_text),
+        )
+
+    def entry_written(self, upstream: str, entry_key: str) -> None:
+        self.db.execute(
+            "UPDATE imported_entry SET pending_text = NULL WHERE upstream = ? AND entry_key = ?",
+            (upstream, entry_key),
+        )
+
+    def pending_posts(self) -> list[tuple[str, str, str, str]]:
+        """(upstream, entry key, post path, post text) of posts not yet known to be on disk."""
+        return list(
+            self.db.execute(
+                "SELECT upstream, entry_key, post_path, pending_text FROM imported_entry "
+                "WHERE pending_text IS NOT NULL ORDER BY imported_at"
+            )
+        )
+
+    def imported_counts(self) -> dict[str, int]:
+        return dict(
+            self.db.execute("SELECT upstream, count(*) FROM imported_entry GROUP BY upstream")
+        )
