@@ -81,11 +81,16 @@ def extract_attribution(root: lxml_html.HtmlElement, config: AttributionConfig) 
     return Attribution(source=source, url=url)
 
 
-def closing_line(attribution: Attribution, config: AttributionConfig) -> str:
-    """The visible closing line: the source named, and the original article linked."""
+def closing_line(attribution: Attribution, config: AttributionConfig, shown: str = "") -> str:
+    """The visible closing line: the source named, and the original article linked.
+
+    ``shown`` is the text the content already shows: a source line the body keeps (inside a
+    paragraph, or next to an image) is not named a second time.
+    """
     parts = []
-    if attribution.source:
-        parts.append(escape(config.line.format(source=attribution.source)))
+    line = config.line.format(source=attribution.source) if attribution.source else ""
+    if line and line not in shown:
+        parts.append(escape(line))
     if attribution.url:
         href = escape(attribution.url, quote=True)
         parts.append(f'<a href="{href}">{escape(attribution.url)}</a>')

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from html import escape
 
@@ -19,7 +19,7 @@ from syndicator.attribution import (
 from syndicator.config import Config
 from syndicator.posts import Post
 from syndicator.render import render_markdown
-from syndicator.sanitize import sanitize_html
+from syndicator.sanitize import http_url, sanitize_html
 from syndicator.text import excerpt, one_line, xml_safe
 
 SUMMARY_LENGTH = 200
@@ -50,9 +50,10 @@ def make_entry(post: Post, body: str, config: Config) -> Entry:
     root = _fragment(sanitize_html(xml_safe(html), base_url=post.url))
     remove_navigation(root, config.attribution)
     found = extract_attribution(root, config.attribution)
-    attribution = _declared_attribution(post, config).merged_over(found)
+    found = replace(found, url=http_url(found.url))
+    attribution = _with_upstream_feed(_declared_attribution(post).merged_over(found), config)
     text = root.text_content()
-    content = _inner_html(root) + closing_line(attribution, config.attribution)
+    content = _inner_html(root) + closing_line(attribution, config.attribution, shown=text)
     summary = excerpt(text, SUMMARY_LENGTH)
     title = post.title or excerpt(text, TITLE_FROM_SUMMARY_LENGTH) or post.path.stem
     return Entry(
@@ -68,12 +69,21 @@ def make_entry(post: Post, body: str, config: Config) -> Entry:
     )
 
 
-def _declared_attribution(post: Post, config: Config) -> Attribution:
-    """The front matter's attribution; a source named like an upstream gets that feed's URL."""
-    feed = post.source_feed
-    if feed is None and post.source:
-        feed = next((u.url for u in config.upstreams if u.name == post.source), None)
-    return Attribution(source=post.source, url=post.source_url, feed=feed)
+def _declared_attribution(post: Post) -> Attribution:
+    """The attribution the poller wrote into the front matter; URLs that are not absolute
+    http(s) URLs are left out (and the body's, if any, used instead)."""
+    return Attribution(
+        source=post.source, url=http_url(post.source_url), feed=http_url(post.source_feed)
+    )
+
+
+def _with_upstream_feed(attribution: Attribution, config: Config) -> Attribution:
+    """A source named like a configured upstream gets that upstream's feed URL, whether the
+    name came from the front matter or from the body's ``（文章来源：X）``."""
+    if attribution.feed or not attribution.source:
+        return attribution
+    feed = next((u.url for u in config.upstreams if u.name == attribution.source), None)
+    return replace(attribution, feed=feed)
 
 
 def _fragment(html: str) -> lxml_html.HtmlElement:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import posixpath
 import re
+import unicodedata
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-# Jekyll's Utils.slugify "pretty" mode: keep letters, marks, digits and these punctuation marks.
-_PRETTY_UNSAFE = re.compile(r"(?:[^\w._~!$&'()+,;=@]|_)+")
-_DEFAULT_UNSAFE = re.compile(r"(?:\W|_)+")
+# Jekyll's Utils.slugify keeps letters, marks and decimal digits (``\p{L}\p{M}\p{Nd}``); the
+# "pretty" mode keeps these punctuation marks too, the underscore among them.  Python's ``\w``
+# is not that set (it drops combining marks, keeps "½" and "²"), so characters are classified
+# by their Unicode category instead.
+_PRETTY_PUNCTUATION = frozenset("._~!$&'()+,;=@")
 # Characters Jekyll's URL.escape_path leaves alone (RFC 3986 pchar and "/").
 _PATH_SAFE = "/-._~!$&'()*+,;=:@"
 _STYLES = {
@@ -23,6 +26,9 @@ _STYLES = {
     "none": "/:categories/:title:output_ext",
 }
 _PLACEHOLDER = re.compile(r":([a-z_]+)")
+_IRI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:.")
+# Characters RFC 3987 never allows unescaped in an IRI.
+_IRI_FORBIDDEN = re.compile(r'[\s<>"{}|\\^`\x00-\x1f\x7f]|%(?![0-9A-Fa-f]{2})')
 _FILENAME_DATE = re.compile(r"^(\d{2,4}-\d{1,2}-\d{1,2})-(.*)$")
 
 
@@ -36,7 +42,41 @@ def filename_parts(stem: str) -> tuple[str | None, str]:
 
 def slugify_pretty(text: str) -> str:
     """Jekyll's ``slugify(mode: "pretty", cased: true)``, used for ``:title``."""
-    return _PRETTY_UNSAFE.sub("-", text).strip("-")
+    return _slugify(text, _PRETTY_PUNCTUATION)
+
+
+def slugify_default(text: str) -> str:
+    """Jekyll's ``slugify(mode: "default")``, used for ``:slug``: downcased."""
+    return _slugify(text, frozenset()).lower()
+
+
+def _slugify(text: str, punctuation: frozenset[str]) -> str:
+    """Each run of characters Jekyll does not keep becomes one hyphen; none at either end."""
+    kept = "".join(char if _kept(char, punctuation) else "-" for char in text)
+    return re.sub(r"-{2,}", "-", kept).strip("-")
+
+
+def _kept(char: str, punctuation: frozenset[str]) -> bool:
+    category = unicodedata.category(char)
+    return char in punctuation or category[0] in "LM" or category == "Nd"
+
+
+def absolute_iri(value: str | None) -> str | None:
+    """``value`` if it can be an Atom id (an absolute IRI: a scheme, no spaces or delimiters,
+    a host for http/https), else None.
+
+    Front matter ``guid``/``id`` values are often not: upstream guids such as ``12345``, or
+    the numeric ``id`` WordPress imports write (which jekyll-feed ignores too).
+    """
+    if not value or not _IRI_SCHEME.match(value) or _IRI_FORBIDDEN.search(value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    if parts.scheme.lower() in ("http", "https") and not parts.hostname:
+        return None
+    return value
 
 
 def escape_path(path: str) -> str:
@@ -60,7 +100,7 @@ def post_url(
         "second": f"{date.second:02d}",
         "y_day": date.strftime("%j"),
         "title": slugify_pretty(slug) or slug,
-        "slug": _DEFAULT_UNSAFE.sub("-", slug).strip("-").lower() or slug,
+        "slug": slugify_default(slug) or slug,
         "categories": "/".join(dict.fromkeys(c.lower() for c in categories)),
         "output_ext": output_ext,
     }

@@ -7,6 +7,7 @@ reports it and goes on with the rest.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,10 +19,14 @@ from frontmatter.default_handlers import YAMLHandler
 
 from syndicator.config import Config
 from syndicator.dates import parse_date
-from syndicator.permalink import filename_parts, post_id, post_url
+from syndicator.permalink import absolute_iri, filename_parts, post_id, post_url
 from syndicator.text import one_line
 
 MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown", ".mkd", ".mkdn", ".mdown"})
+# Ruby's String#split splits on ASCII whitespace only; Python's str.split() would also split
+# "财经\u3000新闻" (an ideographic space) and "\x1c"-"\x1f", giving other categories than Jekyll.
+_RUBY_SPACE_CHARS = " \t\n\v\f\r"
+_RUBY_WHITESPACE = re.compile(f"[{_RUBY_SPACE_CHARS}]+")
 _HANDLER = YAMLHandler()
 
 
@@ -145,13 +150,21 @@ def jekyll_list(metadata: dict[str, Any], singular: str, plural: str) -> tuple[s
         if value is None:
             values = []
         elif isinstance(value, str):
-            values = value.split()
+            values = _RUBY_WHITESPACE.split(value.strip(_RUBY_SPACE_CHARS))
         elif isinstance(value, list):
             values = value
         else:
             values = [value]
     names = (one_line(str(v)) for v in _flatten(values) if v is not None)
     return tuple(dict.fromkeys(name for name in names if name))
+
+
+def jekyll_categories(metadata: dict[str, Any]) -> tuple[str, ...]:
+    """Jekyll's populate_categories: unlike tags, a post with both keys has the ``categories``
+    (a string split on whitespace) and then the ``category`` (taken whole)."""
+    plural = jekyll_list({"categories": metadata.get("categories")}, "category", "categories")
+    chosen = jekyll_list(metadata, "category", "categories")
+    return tuple(dict.fromkeys((*plural, *chosen)))
 
 
 def _flatten(values: list[Any]) -> Iterator[Any]:
@@ -198,7 +211,7 @@ def make_post(path: Path, metadata: dict[str, Any], config: Config) -> Post:
         raise PostError(path, str(error)) from None
     if metadata.get("slug") is not None:
         slug = str(metadata["slug"])
-    categories = jekyll_list(metadata, "category", "categories")
+    categories = jekyll_categories(metadata)
     tags = jekyll_list(metadata, "tag", "tags")
     extension = path.suffix.lower()
     markdown = extension in MARKDOWN_EXTENSIONS
@@ -207,7 +220,10 @@ def make_post(path: Path, metadata: dict[str, Any], config: Config) -> Post:
         config.site.permalink, list(categories), date, slug, output_ext
     )
     url = url if url.startswith("/") else "/" + url
-    guid = optional_text(metadata, "guid") or optional_text(metadata, "id")
+    # A guid that cannot be an Atom id gives way to the id every other post gets.
+    guid = absolute_iri(optional_text(metadata, "guid")) or absolute_iri(
+        optional_text(metadata, "id")
+    )
     return Post(
         path=path,
         id=guid or config.site.url + post_id(url, slug),

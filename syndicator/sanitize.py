@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin, urlsplit
+import re
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import nh3
 
 ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
 _URL_ATTRIBUTES = frozenset({"href", "src", "cite", "longdesc"})
+# Left as they are when a URL is made ASCII: reserved characters, and "%" (already escaped).
+_URL_SAFE = "/:@!$&'()*+,;=?#[]%~-._"
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _ALLOWED_TAGS = nh3.ALLOWED_TAGS - {"area", "map"}
 _ALLOWED_ATTRIBUTES = {
     tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items() if tag in _ALLOWED_TAGS
@@ -44,3 +48,36 @@ def absolute_url(value: str, base_url: str) -> str | None:
     except ValueError:
         return None
     return resolved if scheme in ALLOWED_SCHEMES else None
+
+
+def http_url(value: str | None) -> str | None:
+    """``value`` if it is an absolute http(s) URL, made ASCII; else None.
+
+    Attribution URLs come from front matter (anyone's typing) and from ``.html`` bodies, and
+    go into RSS ``<source url>``, Atom links and JSON Feed's ``external_url``, which want
+    absolute URLs: "见原文" or ``javascript:`` must not get there, and RSS wants a host in
+    IDNA and the rest percent-encoded rather than an IRI.
+    """
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return None
+        netloc = parts.netloc if parts.netloc.isascii() else parts.netloc.encode("idna").decode()
+    except (ValueError, UnicodeError):
+        return None
+    return urlunsplit(
+        (
+            parts.scheme.lower(),
+            netloc,
+            _ascii(parts.path),
+            _ascii(parts.query),
+            _ascii(parts.fragment),
+        )
+    )
+
+
+def _ascii(part: str) -> str:
+    """Percent-encoded where needed; existing escapes kept, a stray "%" escaped."""
+    return quote(_STRAY_PERCENT.sub("%25", part), safe=_URL_SAFE)
