@@ -1,0 +1,162 @@
+"""Feed discovery against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from syndicator.discover import DiscoveryError, discover_feed
+from syndicator.fetch import Fetcher
+
+FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
+RSS = (FIXTURES / "rss20.xml").read_bytes()
+ATOM = (FIXTURES / "atom10.xml").read_bytes()
+HTML = "text/html; charset=utf-8"
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    with Fetcher(
+        user_agent="syndicator-test/1.0",
+        timeout=2.0,
+        max_bytes=1_000_000,
+        allow_private_addresses=True,
+    ) as instance:
+        yield instance
+
+
+@pytest.fixture
+def server(httpserver_ipv4: HTTPServer) -> HTTPServer:
+    # Unknown paths are "not found", as on a real site (the plugin's default is 500).
+    httpserver_ipv4.no_handler_status_code = 404
+    return httpserver_ipv4
+
+
+def page(*links: str) -> str:
+    return f"<!DOCTYPE html><html><head><title>Site</title>{''.join(links)}</head><body>Hi</body></html>"
+
+
+def test_feed_url_is_its_own_feed(server: HTTPServer, fetcher: Fetcher) -> None:
+    server.expect_request("/finance/rss.xml").respond_with_data(
+        RSS, content_type="application/rss+xml"
+    )
+    url = server.url_for("/finance/rss.xml")
+
+    found = discover_feed(fetcher, url)
+
+    assert found.url == url
+    assert found.title == "中国网财经"
+    assert found.site_url == server.url_for("/finance/")
+    assert found.feed.version == "rss20"
+    assert len(server.log) == 1
+
+
+def test_page_with_relative_alternate_link(server: HTTPServer, fetcher: Fetcher) -> None:
+    server.expect_request("/news/").respond_with_data(
+        (FIXTURES / "page.html").read_bytes(), content_type=HTML
+    )
+    server.expect_request("/news/feeds/rss.xml").respond_with_data(
+        RSS, content_type="application/rss+xml"
+    )
+
+    found = discover_feed(fetcher, server.url_for("/news/"))
+
+    assert found.url == server.url_for("/news/feeds/rss.xml")
+    assert found.title == "中国网财经"  # from the feed, not the page
+    assert found.feed.entries[0].key == "china-finance-001"
+
+
+def test_first_working_link_is_preferred(server: HTTPServer, fetcher: Fetcher) -> None:
+    server.expect_request("/").respond_with_data(
+        page(
+            '<link rel="stylesheet" href="/style.css">',
+            '<link rel="alternate" type="application/json" href="/wp-json/">',
+            '<link rel="alternate" type="application/atom+xml" href="/atom">',
+            '<link rel="alternate" type="application/rss+xml" href="/rss">',
+        ),
+        content_type=HTML,
+    )
+    server.expect_request("/wp-json/").respond_with_json({"routes": {}})
+    server.expect_request("/atom").respond_with_data(ATOM, content_type="application/atom+xml")
+    server.expect_request("/rss").respond_with_data(RSS, content_type="application/rss+xml")
+
+    found = discover_feed(fetcher, server.url_for("/"))
+
+    # The JSON link is an API, not a feed: parsing rules it out and the next link wins.
+    assert found.url == server.url_for("/atom")
+    assert found.feed.version == "atom10"
+    assert found.site_url == "https://atom.example.com/"
+
+
+def test_json_feed_link(server: HTTPServer, fetcher: Fetcher) -> None:
+    server.expect_request("/").respond_with_data(
+        page('<link rel="alternate" type="application/feed+json" href="feed.json">'),
+        content_type=HTML,
+    )
+    server.expect_request("/feed.json").respond_with_data(
+        (FIXTURES / "jsonfeed11.json").read_bytes(), content_type="application/feed+json"
+    )
+
+    found = discover_feed(fetcher, server.url_for("/"))
+
+    assert found.url == server.url_for("/feed.json")
+    assert found.feed.version == "json11"
+
+
+def test_page_without_links_but_a_usual_path(server: HTTPServer, fetcher: Fetcher) -> None:
+    server.expect_request("/blog/post.html").respond_with_data(page(), content_type=HTML)
+    server.expect_request("/feed.xml").respond_with_data(RSS, content_type="application/rss+xml")
+
+    found = discover_feed(fetcher, server.url_for("/blog/post.html"))
+
+    assert found.url == server.url_for("/feed.xml")
+    assert found.title == "中国网财经"
+
+
+def test_usual_path_answering_html_is_not_taken_for_a_feed(
+    server: HTTPServer, fetcher: Fetcher
+) -> None:
+    server.expect_request("/").respond_with_data(page(), content_type=HTML)
+    server.expect_request("/feed").respond_with_data(page(), content_type=HTML)
+    server.expect_request("/index.xml").respond_with_data(RSS, content_type="application/xml")
+
+    assert discover_feed(fetcher, server.url_for("/")).url == server.url_for("/index.xml")
+
+
+def test_permanently_moved_feed_is_found_at_its_new_address(
+    server: HTTPServer, fetcher: Fetcher
+) -> None:
+    server.expect_request("/old.xml").respond_with_response(
+        Response(status=301, headers={"Location": "/new.xml"})
+    )
+    server.expect_request("/new.xml").respond_with_data(RSS, content_type="application/rss+xml")
+
+    assert discover_feed(fetcher, server.url_for("/old.xml")).url == server.url_for("/new.xml")
+
+
+def test_nothing_found(server: HTTPServer, fetcher: Fetcher) -> None:
+    server.expect_request("/").respond_with_data(
+        page('<link rel="alternate" type="application/rss+xml" href="/broken.xml">'),
+        content_type=HTML,
+    )
+    url = server.url_for("/")
+
+    with pytest.raises(DiscoveryError) as caught:
+        discover_feed(fetcher, url)
+
+    message = str(caught.value)
+    assert message.startswith(f"no feed found for {url}")
+    assert f"{server.url_for('/broken.xml')} (HTTP 404)" in message
+    for path in ("/feed", "/rss.xml", "/atom.xml", "/feed.xml", "/index.xml", "/rss", "/feed.json"):
+        assert server.url_for(path) in message
+
+
+def test_unreachable_page(server: HTTPServer, fetcher: Fetcher) -> None:
+    url = server.url_for("/missing")
+
+    with pytest.raises(DiscoveryError, match=r"/missing: it answered HTTP 404"):
+        discover_feed(fetcher, url)
