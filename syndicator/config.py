@@ -38,6 +38,7 @@ class SiteConfig:
 class PostsConfig:
     dirs: tuple[Path, ...]
     extensions: tuple[str, ...] = (".md", ".markdown", ".html")
+    rescan_interval: float = 60.0  # the daemon's fallback when file events are missed
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,15 @@ class AttributionConfig:
 
 
 @dataclass(frozen=True)
+class HooksConfig:
+    """A shell command the daemon runs after it imported posts or rewrote feeds (for example
+    committing and pushing the site, or running the site's own build)."""
+
+    after_change: str = ""
+    timeout: float = 300.0
+
+
+@dataclass(frozen=True)
 class StateConfig:
     path: Path
 
@@ -88,6 +98,7 @@ class PollingConfig:
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
+    max_age: float = 60.0  # Cache-Control max-age for served files
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,7 @@ class Config:
     state: StateConfig
     polling: PollingConfig
     server: ServerConfig
+    hooks: HooksConfig = field(default_factory=HooksConfig)
     upstreams: tuple[UpstreamConfig, ...] = ()
 
 
@@ -171,7 +183,17 @@ class _Reader:
         self.no_unknown_keys(
             raw,
             "",
-            {"site", "posts", "feeds", "attribution", "state", "polling", "server", "upstreams"},
+            {
+                "site",
+                "posts",
+                "feeds",
+                "attribution",
+                "state",
+                "polling",
+                "server",
+                "hooks",
+                "upstreams",
+            },
         )
         site = self.site(self.table(raw, "site"))
         posts = self.posts(self.table(raw, "posts"))
@@ -181,7 +203,18 @@ class _Reader:
         polling = self.polling(self.table(raw, "polling"))
         server = self.server(self.table(raw, "server"))
         upstreams = self.upstreams(raw.get("upstreams", []))
-        return Config(self.path, site, posts, feeds, attribution, state, polling, server, upstreams)
+        return Config(
+            path=self.path,
+            site=site,
+            posts=posts,
+            feeds=feeds,
+            attribution=attribution,
+            state=state,
+            polling=polling,
+            server=server,
+            hooks=self.hooks(self.table(raw, "hooks")),
+            upstreams=upstreams,
+        )
 
     def table(self, raw: dict[str, Any], key: str) -> dict[str, Any]:
         value = raw.get(key, {})
@@ -275,6 +308,7 @@ class _Reader:
         return PostsConfig(
             dirs=tuple(self.path_value(d) for d in dirs),
             extensions=tuple(e.lower() for e in extensions),
+            rescan_interval=self.duration(table, "rescan_interval", "posts.", 60.0),
         )
 
     def feeds(self, table: dict[str, Any], site: SiteConfig) -> FeedsConfig:
@@ -363,7 +397,18 @@ class _Reader:
         port = self.integer(table, "port", "server.", 8080, 0)
         if port > 65535:
             raise self.fail("server.port", f"{port} is not a TCP port")
-        return ServerConfig(host=self.string(table, "host", "server.", "127.0.0.1"), port=port)
+        return ServerConfig(
+            host=self.string(table, "host", "server.", "127.0.0.1"),
+            port=port,
+            max_age=self.duration(table, "max_age", "server.", ServerConfig.max_age),
+        )
+
+    def hooks(self, table: dict[str, Any]) -> HooksConfig:
+        self.section_keys(table, "hooks.", HooksConfig)
+        return HooksConfig(
+            after_change=self.string(table, "after_change", "hooks.", ""),
+            timeout=self.duration(table, "timeout", "hooks.", HooksConfig.timeout),
+        )
 
     def upstreams(self, value: object) -> tuple[UpstreamConfig, ...]:
         if not isinstance(value, list):

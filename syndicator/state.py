@@ -112,6 +112,12 @@ class State:
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         self.db.execute("BEGIN IMMEDIATE")

@@ -1,0 +1,130 @@
+"""Upstream entries written as posts, in the site's own post format.
+
+The post is Markdown with the sanitized upstream HTML as one HTML block, so Jekyll (and
+``build``) render it unchanged, followed by the attribution line and the original URL as an
+autolink, exactly as the site's own posts end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape, unescape
+
+import yaml
+
+from syndicator.config import AttributionConfig, UpstreamConfig
+from syndicator.sanitize import sanitize_html
+from syndicator.slugs import feed_slug
+from syndicator.text import one_line, xml_safe
+from syndicator.upstream import UpstreamEntry
+
+TITLE_SLUG_LENGTH = 40
+_BLANK_LINES = re.compile(r"\n\s*\n")
+_SAFE_SLUG = re.compile(r"[^\w-]+")
+_PLAIN_LABEL = re.compile(r"\w[\w.()-]*")
+_TAG = re.compile(r"<[^<>]*>")
+# Characters YAML does not allow unescaped in a document (XML 1.0 does allow them), and
+# YAML 1.1's line breaks besides LF/CR, which a quoted scalar would fold into a space.
+_YAML_UNPRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+@dataclass(frozen=True)
+class PostSource:
+    """Where an entry came from, as written into its front matter."""
+
+    upstream: UpstreamConfig
+    feed_url: str
+
+
+def post_file_name(entry: UpstreamEntry, date: datetime, upstream: str) -> str:
+    """``YYYY-MM-DD-<title slug>-<hash>.md``: bounded, safe, and the same for the same entry.
+
+    The hash of the entry's identity keeps two entries with one title apart; the title
+    part is only for people reading the folder.  The identity includes the upstream's name:
+    two upstreams may use the same ids (or, without ids, the same link: one article in two
+    categories), and each of their entries needs its own file.
+    """
+    digest = hashlib.sha256(f"{upstream}\0{entry.key}".encode()).hexdigest()[:12]
+    title = _SAFE_SLUG.sub("", feed_slug(entry.title)[:TITLE_SLUG_LENGTH]) if entry.title else ""
+    stem = f"{title.strip('-_')}-{digest}" if title.strip("-_") else digest
+    return f"{date:%Y-%m-%d}-{stem}.md"
+
+
+def render_post(
+    entry: UpstreamEntry,
+    source: PostSource,
+    date: datetime,
+    attribution: AttributionConfig,
+    last_modified: datetime | None = None,
+) -> str:
+    upstream = source.upstream
+    lines = [
+        "---",
+        "layout: post",
+        f"title: {_quoted(one_line(entry.title))}",
+        f"date: {_jekyll_date(date)}",
+        f"categories: {_labels((upstream.category,))}",
+    ]
+    if upstream.tags:
+        lines.append(f"tags: {_labels(upstream.tags)}")
+    lines.append(f"source: {_quoted(upstream.name)}")
+    if entry.link:
+        lines.append(f"source_url: {_quoted(entry.link)}")
+    lines.append(f"source_feed: {_quoted(source.feed_url)}")
+    if entry.guid:
+        # The upstream's own id only: a link or content hash standing in for a missing one
+        # would become the entry's feed id, and the same link in two categories one id twice.
+        lines.append(f"guid: {_quoted(entry.guid)}")
+    if last_modified is not None:
+        lines.append(f"last_modified_at: {_jekyll_date(last_modified)}")
+    lines.append("---")
+    body = _html_block(sanitize_html(xml_safe(entry.content_html), base_url=entry.link))
+    line = attribution.line.format(source=upstream.name)
+    parts = ["\n".join(lines), body] if body else ["\n".join(lines)]
+    if line not in unescape(_TAG.sub("", body)):  # the upstream may name itself already
+        parts.append(f'<p class="source">{escape(line)}</p>')
+    text = "\n".join(parts) + "\n"
+    if entry.link:
+        text += f"\n<{entry.link}>\n"
+    return text
+
+
+def _html_block(html: str) -> str:
+    """The HTML as one Markdown HTML block: a blank line would end the block and let
+    Markdown reinterpret the rest, so blank lines are folded away."""
+    return _BLANK_LINES.sub("\n", html.strip())
+
+
+def _quoted(text: str) -> str:
+    """A YAML double-quoted scalar (a JSON string is one), whatever the text holds.
+
+    JSON leaves DEL, the C1 controls and U+2028/U+2029 unescaped, and YAML refuses or folds
+    them: escaped here.
+    """
+    quoted = json.dumps(xml_safe(text), ensure_ascii=False)
+    return _YAML_UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+
+
+def _labels(labels: tuple[str, ...]) -> str:
+    """Space-separated like the site's posts, or a quoted YAML list when a label holds a
+    space or would not read back as the same string."""
+    if all(_plain(label) for label in labels):
+        return " ".join(labels)
+    return "[" + ", ".join(_quoted(label) for label in labels) + "]"
+
+
+def _plain(label: str) -> bool:
+    if not _PLAIN_LABEL.fullmatch(label):
+        return False
+    try:
+        return yaml.safe_load(label) == label
+    except yaml.YAMLError:
+        return False
+
+
+def _jekyll_date(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S %z")

@@ -1,0 +1,67 @@
+"""What ``status`` reports: one row per configured upstream, from the state."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from syndicator.config import Config
+from syndicator.state import State, UpstreamRow
+
+
+@dataclass(frozen=True)
+class UpstreamStatus:
+    name: str
+    url: str
+    current_url: str | None
+    state: str
+    last_poll: str | None
+    next_poll: str | None
+    last_status: int | None
+    last_error: str | None
+    consecutive_errors: int
+    imported: int
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def upstream_statuses(config: Config, state: State) -> list[UpstreamStatus]:
+    rows = {row.name: row for row in state.upstreams()}
+    counts = _imported_counts(state)
+    statuses = []
+    for upstream in config.upstreams:
+        row = rows.get(upstream.name)
+        if row is None or row.url != upstream.url:
+            row = UpstreamRow(name=upstream.name, url=upstream.url)
+        statuses.append(
+            UpstreamStatus(
+                name=upstream.name,
+                url=upstream.url,
+                current_url=row.current_url,
+                state=row.state,
+                last_poll=_iso(row.last_poll),
+                next_poll=_iso(row.next_poll),
+                last_status=row.last_status,
+                last_error=row.last_error,
+                consecutive_errors=row.consecutive_errors,
+                imported=counts.get(upstream.name, 0),
+            )
+        )
+    return statuses
+
+
+def _imported_counts(state: State) -> dict[str, int]:
+    """Entries imported per upstream; the ones a new upstream's ``backfill`` left out are
+    recorded with an empty post path, and are not counted."""
+    return dict(
+        state.db.execute(
+            "SELECT upstream, count(*) FROM imported_entry WHERE post_path != '' GROUP BY upstream"
+        )
+    )
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
