@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import time
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 import click
 
 from syndicator import __version__
-from syndicator.build import build_site, scan_posts
-from syndicator.config import Config, ConfigError, config_path_from, load_config
+from syndicator.build import BuildReport, build_site, scan_posts
+from syndicator.config import (
+    Config,
+    ConfigError,
+    UpstreamConfig,
+    config_path_from,
+    load_config,
+    upstream_toml,
+)
+from syndicator.daemon import run_daemon
+from syndicator.discover import DiscoveryError, discover_feed
+from syndicator.feedstore import FeedStore
+from syndicator.logs import configure_logging
+from syndicator.poll import due_upstreams, make_fetcher, poll_and_rebuild
+from syndicator.server import FeedApp, make_server, run_server
+from syndicator.slugs import suggest_category
 from syndicator.state import State, StateError
+from syndicator.status import upstream_statuses
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -51,14 +69,17 @@ def fail(message: str) -> NoReturn:
     help="Config file [default: $SYNDICATOR_CONFIG, else config/syndicator.toml].",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log debugging detail.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="json: one JSON object per line, for log collectors.",
+)
 @click.version_option(__version__, prog_name="syndicator")
 @click.pass_context
-def main(ctx: click.Context, config_option: str | None, verbose: bool) -> None:
+def main(ctx: click.Context, config_option: str | None, verbose: bool, log_format: str) -> None:
     """Feeds from Jekyll-style posts; posts from upstream feeds."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(log_format, logging.DEBUG if verbose else logging.INFO)
     ctx.obj = Context(config_option)
 
 
@@ -72,6 +93,11 @@ def build(context: Context) -> None:
         report = build_site(config, state)
     finally:
         state.close()
+    echo_build(report)
+    sys.exit(EXIT_PROBLEMS if report.problems else EXIT_OK)
+
+
+def echo_build(report: BuildReport) -> None:
     for problem in report.problems:
         click.echo(f"skipped {problem}", err=True)
     for notice in report.notices:
@@ -82,7 +108,6 @@ def build(context: Context) -> None:
         + (f", {report.scheduled} scheduled for later" if report.scheduled else "")
         + (f", {len(report.problems)} posts skipped" if report.problems else "")
     )
-    sys.exit(EXIT_PROBLEMS if report.problems else EXIT_OK)
 
 
 @main.command()
@@ -110,3 +135,121 @@ def check(context: Context, as_json: bool) -> None:
             f"{config.path}: config OK; {len(scan.posts)} posts OK, {len(scan.problems)} with problems"
         )
     sys.exit(EXIT_PROBLEMS if scan.problems else EXIT_OK)
+
+
+@main.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--force", is_flag=True, help="Poll every upstream (or the named ones) now.")
+@click.pass_obj
+def poll(context: Context, names: tuple[str, ...], force: bool) -> None:
+    """Poll the upstreams that are due once; write new posts; rebuild the feeds they touch."""
+    config = context.config
+    state = context.open_state()
+    fetcher = make_fetcher(config)
+    try:
+        try:
+            upstreams = due_upstreams(config, state, time.time(), names, force)
+        except KeyError as error:
+            fail(f"no upstream named {error} in {config.path}; `syndicator status` lists them")
+        report, build_report = poll_and_rebuild(config, state, upstreams, fetcher)
+    finally:
+        fetcher.close()
+        state.close()
+    for outcome in report.outcomes:
+        if outcome.error:
+            click.echo(f"{outcome.name}: {outcome.error}", err=True)
+    counts = {result: 0 for result in ("imported", "unchanged", "failed", "gone")}
+    for outcome in report.outcomes:
+        counts[outcome.result] += 1
+    click.echo(
+        f"{len(report.outcomes)} upstreams polled: {counts['imported']} with new posts "
+        f"({len(report.written)} posts), {counts['unchanged']} unchanged, "
+        f"{counts['failed']} failed, {counts['gone']} gone"
+    )
+    if build_report is not None:
+        echo_build(build_report)
+    sys.exit(EXIT_PROBLEMS if report.failed else EXIT_OK)
+
+
+@main.command()
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON array, one object per upstream."
+)
+@click.pass_obj
+def status(context: Context, as_json: bool) -> None:
+    """A row per upstream: last poll, result, next poll, consecutive errors, items imported."""
+    config = context.config
+    state = context.open_state()
+    try:
+        statuses = upstream_statuses(config, state)
+    finally:
+        state.close()
+    if as_json:
+        click.echo(json.dumps([s.as_json() for s in statuses], ensure_ascii=False, indent=2))
+        return
+    if not statuses:
+        click.echo(f"no upstreams in {config.path}; `syndicator add URL` makes an entry")
+        return
+    for s in statuses:
+        moved = f" -> {s.current_url}" if s.current_url else ""
+        click.echo(f"{s.name}  {s.state}  {s.url}{moved}")
+        click.echo(
+            f"    last poll {s.last_poll or 'never'} (HTTP {s.last_status or '-'}), "
+            f"next {s.next_poll or 'now'}, {s.consecutive_errors} errors in a row, "
+            f"{s.imported} imported"
+        )
+        if s.last_error:
+            click.echo(f"    last error: {s.last_error}")
+
+
+@main.command()
+@click.argument("url")
+@click.pass_obj
+def add(context: Context, url: str) -> None:
+    """Find the feed of a site or feed URL and print its [[upstreams]] entry."""
+    config = context.config
+    fetcher = make_fetcher(config)
+    try:
+        found = discover_feed(fetcher, url)
+    except DiscoveryError as error:
+        click.echo(f"syndicator: {error}", err=True)
+        sys.exit(EXIT_PROBLEMS)
+    finally:
+        fetcher.close()
+    name = found.title.strip() or (urlsplit(found.url).hostname or found.url)
+    category = suggest_category(found.title, found.site_url or found.url)
+    click.echo(upstream_toml(UpstreamConfig(name=name, url=found.url, category=category)))
+
+
+@main.command()
+@click.pass_obj
+def run(context: Context) -> None:
+    """The daemon: scheduler and HTTP server until SIGTERM/SIGINT; SIGHUP reloads the config."""
+    config = context.config
+    try:
+        run_daemon(config, context.config_path)
+    except OSError as error:
+        fail(f"{error} (is another syndicator running? change [server] port in {config.path})")
+    exit_now(EXIT_OK)
+
+
+@main.command()
+@click.pass_obj
+def serve(context: Context) -> None:
+    """The HTTP server alone, serving feeds.dir."""
+    config = context.config
+    app = FeedApp(FeedStore(config.feeds.dir), max_age=int(config.server.max_age))
+    try:
+        run_server(make_server(app, config.server.host, config.server.port))
+    except OSError as error:
+        fail(f"{error} (change [server] port in {config.path})")
+    exit_now(EXIT_OK)
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit without waiting for worker threads still blocked on the network: every write
+    has finished by now, and a fetch's answer would be thrown away anyway."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

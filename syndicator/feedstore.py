@@ -1,0 +1,138 @@
+"""The files the server hands out: looked up safely, held in memory with their validators.
+
+A file is read once and kept with its gzip copy, strong ETag and Last-Modified until its
+size, mtime or inode change (feeds are replaced by rename, so a new file is a new inode).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import unquote
+
+CONTENT_TYPES = {
+    ".xml": "application/xml; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".opml": "text/x-opml; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+}
+FEED_CONTENT_TYPES = {
+    "rss.xml": "application/rss+xml; charset=utf-8",
+    "atom.xml": "application/atom+xml; charset=utf-8",
+    "feed.json": "application/feed+json; charset=utf-8",
+}
+MAX_PATH_LENGTH = 1024
+_GZIP_MIN_SIZE = 256
+# The feed-level date comes before the first entry in every feed syndicator writes.
+_XML_FEED_DATE = re.compile(rb"<(?:lastBuildDate|updated)>([^<]{10,40})</")
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    body: bytes
+    gzipped: bytes | None
+    etag: str
+    last_modified: datetime
+    content_type: str
+
+    @property
+    def last_modified_http(self) -> str:
+        return format_datetime(self.last_modified, usegmt=True)
+
+
+class FeedStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[str, tuple[tuple[int, int, int], StoredFile]] = {}
+
+    def lookup(self, raw_path: str) -> StoredFile | None:
+        """The file for a request path (percent-encoded as sent), or None: for anything
+        missing, hidden, outside the folder (``..``, encoded or not, symlinks out), or odd."""
+        path = self.resolve(raw_path)
+        if path is None:
+            return None
+        key = str(path)
+        try:
+            stat = path.stat()
+        except OSError:
+            self._cache.pop(key, None)
+            return None
+        signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        try:
+            stored = load_file(path)
+        except OSError:
+            return None
+        self._cache[key] = (signature, stored)
+        return stored
+
+    def resolve(self, raw_path: str) -> Path | None:
+        if len(raw_path) > MAX_PATH_LENGTH or "\\" in raw_path:
+            return None
+        decoded = unquote(raw_path, errors="strict") if "%" in raw_path else raw_path
+        if "\x00" in decoded or not decoded.startswith("/"):
+            return None
+        parts = [p for p in decoded.split("/") if p]
+        if any(p in (".", "..") or p.startswith(".") for p in parts):
+            return None
+        if not parts or decoded.endswith("/"):
+            parts.append("index.html")
+        root = self.root.resolve()
+        candidate = root.joinpath(*parts)
+        try:
+            real = Path(os.path.realpath(candidate))
+        except (OSError, ValueError):
+            return None
+        if not real.is_relative_to(root) or not real.is_file():
+            return None
+        return real
+
+
+def load_file(path: Path) -> StoredFile:
+    body = path.read_bytes()
+    gzipped = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= _GZIP_MIN_SIZE else None
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    return StoredFile(
+        body=body,
+        gzipped=gzipped if gzipped is not None and len(gzipped) < len(body) else None,
+        etag=f'"{digest}"',
+        last_modified=newest_date(path, body),
+        content_type=content_type(path),
+    )
+
+
+def content_type(path: Path) -> str:
+    return FEED_CONTENT_TYPES.get(path.name) or CONTENT_TYPES.get(
+        path.suffix.lower(), "application/octet-stream"
+    )
+
+
+def newest_date(path: Path, body: bytes) -> datetime:
+    """A feed's Last-Modified: its newest entry's date, the same on every rebuild and on
+    every replica; other files fall back to their modification time."""
+    found: datetime | None = None
+    try:
+        if path.name == "feed.json":
+            items = json.loads(body).get("items", [])
+            dates = [
+                datetime.fromisoformat(i["date_modified"]) for i in items if "date_modified" in i
+            ]
+            found = max(dates, default=None)
+        elif path.suffix == ".xml" and (match := _XML_FEED_DATE.search(body, 0, 8192)):
+            text = match.group(1).decode()
+            found = parsedate_to_datetime(text) if "," in text else datetime.fromisoformat(text)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        found = None
+    if found is None:
+        found = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    return found.astimezone(UTC).replace(microsecond=0)

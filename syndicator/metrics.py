@@ -1,0 +1,72 @@
+"""The daemon's Prometheus metrics, in a registry of its own (no process-wide state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from syndicator.build import BuildReport
+from syndicator.poll import PollOutcome
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.polls = Counter(
+            "syndicator_polls",
+            "Upstream polls, by upstream and result.",
+            ["upstream", "result"],
+            registry=r,
+        )
+        self.fetch_errors = Counter(
+            "syndicator_fetch_errors",
+            "Failed upstream polls, by kind of failure.",
+            ["kind"],
+            registry=r,
+        )
+        self.imported = Counter(
+            "syndicator_entries_imported",
+            "Upstream entries written as posts.",
+            ["upstream"],
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "syndicator_last_successful_poll_timestamp_seconds",
+            "When each upstream was last polled successfully.",
+            ["upstream"],
+            registry=r,
+        )
+        self.builds = Counter(
+            "syndicator_feed_builds", "Feed builds, by outcome.", ["result"], registry=r
+        )
+        self.build_duration = Histogram(
+            "syndicator_build_duration_seconds",
+            "Time a feed build took.",
+            buckets=(0.01, 0.05, 0.1, 0.3, 1, 3, 10, 30, 100),
+            registry=r,
+        )
+        self.files_written = Counter(
+            "syndicator_feed_files_written", "Feed files rewritten.", registry=r
+        )
+        self.write_errors = Counter(
+            "syndicator_write_errors", "Builds or polls that failed to write a file.", registry=r
+        )
+
+    def record_poll(self, outcome: PollOutcome, now: float) -> None:
+        self.polls.labels(outcome.name, outcome.result).inc()
+        if outcome.result == "failed":
+            self.fetch_errors.labels(outcome.error_kind or "other").inc()
+        else:
+            self.last_success.labels(outcome.name).set(now)
+        if outcome.written:
+            self.imported.labels(outcome.name).inc(len(outcome.written))
+
+    def record_build(self, report: BuildReport, seconds: float) -> None:
+        self.builds.labels("problems" if report.problems else "ok").inc()
+        self.build_duration.observe(seconds)
+        self.files_written.inc(len(report.written))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
