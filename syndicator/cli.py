@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import NoReturn
 from urllib.parse import urlsplit
 
@@ -25,6 +27,7 @@ from syndicator.config import (
 from syndicator.daemon import run_daemon
 from syndicator.discover import DiscoveryError, discover_feed
 from syndicator.feedstore import FeedStore
+from syndicator.lock import LockTimeoutError, write_lock
 from syndicator.logs import configure_logging
 from syndicator.poll import due_upstreams, make_fetcher, poll_and_rebuild
 from syndicator.server import FeedApp, make_server, run_server
@@ -48,6 +51,15 @@ class Context:
             except ConfigError as error:
                 fail(str(error))
         return self._config
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """The write lock, or exit 2 naming the process that holds it too long."""
+        try:
+            with write_lock(self.config.state.path):
+                yield
+        except LockTimeoutError as error:
+            fail(str(error))
 
     def open_state(self) -> State:
         try:
@@ -88,11 +100,12 @@ def main(ctx: click.Context, config_option: str | None, verbose: bool, log_forma
 def build(context: Context) -> None:
     """Read every post and write every feed whose bytes change."""
     config = context.config
-    state = context.open_state()
-    try:
-        report = build_site(config, state)
-    finally:
-        state.close()
+    with context.writing():
+        state = context.open_state()
+        try:
+            report = build_site(config, state)
+        finally:
+            state.close()
     echo_build(report)
     sys.exit(EXIT_PROBLEMS if report.problems else EXIT_OK)
 
@@ -151,7 +164,9 @@ def poll(context: Context, names: tuple[str, ...], force: bool) -> None:
             upstreams = due_upstreams(config, state, time.time(), names, force)
         except KeyError as error:
             fail(f"no upstream named {error} in {config.path}; `syndicator status` lists them")
-        report, build_report = poll_and_rebuild(config, state, upstreams, fetcher)
+        report, build_report = poll_and_rebuild(
+            config, state, upstreams, fetcher, writing=context.writing
+        )
     finally:
         fetcher.close()
         state.close()

@@ -7,6 +7,7 @@ interleave and shutdown can wait for the one in flight. Fetching holds no lock.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import subprocess
@@ -26,6 +27,7 @@ from syndicator.build import build_site
 from syndicator.config import Config, ConfigError, UpstreamConfig, load_config
 from syndicator.feedstore import FeedStore
 from syndicator.fetch import Fetcher
+from syndicator.lock import LockTimeoutError, write_lock
 from syndicator.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from syndicator.metrics import Metrics
 from syndicator.poll import (
@@ -104,7 +106,7 @@ class Daemon:
     # Life cycle
 
     def start(self) -> None:
-        with self._state() as state:
+        with self.work_lock, self._writing(), self._state() as state:
             recover_pending(self.config, state)
         self.scheduler.start()
         self.request_rebuild(None)
@@ -154,7 +156,7 @@ class Daemon:
 
     # Polling
 
-    def _schedule_poll(self, upstream: UpstreamConfig, first: bool) -> None:
+    def _schedule_poll(self, upstream: UpstreamConfig, first: bool, not_before: float = 0) -> None:
         with self._state() as state:
             row = current_row(state, upstream)
         now = time.time()
@@ -168,7 +170,7 @@ class Daemon:
         self.scheduler.add_job(
             self._poll_job,
             "date",
-            run_date=datetime.fromtimestamp(max(when, now), UTC),
+            run_date=datetime.fromtimestamp(max(when, now, not_before), UTC),
             args=[upstream.name],
             id=f"poll:{upstream.name}",
             replace_existing=True,
@@ -178,27 +180,39 @@ class Daemon:
         upstream = next((u for u in self.config.upstreams if u.name == name), None)
         if upstream is None or self.stopping.is_set():
             return
+        retry_at = 0.0
+        try:
+            self._poll(upstream)
+        except Exception:
+            # A bug, a full disk, a lock held too long: logged, and this upstream is tried
+            # again later rather than never.
+            log.exception("%s: poll failed; trying again later", name)
+            self.metrics.write_errors.inc()
+            retry_at = time.time() + self.config.polling.min_interval
+        finally:
+            if not self.stopping.is_set():
+                self._schedule_poll(upstream, first=False, not_before=retry_at)
+
+    def _poll(self, upstream: UpstreamConfig) -> None:
         with self._state() as state:
             row = current_row(state, upstream)
         fetched = fetch_upstream(self.fetcher, row, self.config.site.timezone)
         with self.work_lock:
             if self.stopping.is_set():
                 return
-            with self._state() as state:
+            with self._writing(), self._state() as state:
                 outcome = apply_fetched(
                     self.config, state, upstream, current_row(state, upstream), fetched
                 )
         self.metrics.record_poll(outcome, time.time())
         log.info(
             "%s: %s%s",
-            name,
+            upstream.name,
             outcome.result,
             f" ({len(outcome.written)} posts)" if outcome.written else "",
         )
         if outcome.written:
             self.request_rebuild(touched_feeds(self.config, [upstream]))
-        if not self.stopping.is_set():
-            self._schedule_poll(upstream, first=False)
 
     # Rebuilding
 
@@ -226,8 +240,12 @@ class Daemon:
             if self.stopping.is_set():
                 return
             try:
-                with self._state() as state:
+                with self._writing(), self._state() as state:
                     report = build_site(self.config, state, only=feeds)
+            except LockTimeoutError as error:
+                log.error("feeds not rebuilt now: %s", error)
+                self.request_rebuild(feeds)
+                return
             except OSError as error:
                 self.metrics.write_errors.inc()
                 log.error("feeds not written (the old ones stay served): %s", error)
@@ -301,6 +319,9 @@ class Daemon:
 
     def _state(self) -> State:
         return State.open(self.config.state.path)
+
+    def _writing(self) -> contextlib.AbstractContextManager[None]:
+        return write_lock(self.config.state.path)
 
     def _remove_job(self, job_id: str) -> None:
         if self.scheduler.get_job(job_id) is not None:

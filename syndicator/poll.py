@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -114,9 +115,16 @@ def _is_due(row: UpstreamRow | None, upstream: UpstreamConfig, now: float) -> bo
 
 
 def poll_upstreams(
-    config: Config, state: State, upstreams: list[UpstreamConfig], fetcher: Fetcher
+    config: Config,
+    state: State,
+    upstreams: list[UpstreamConfig],
+    fetcher: Fetcher,
+    writing: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> PollReport:
-    report = PollReport(recovered=recover_pending(config, state))
+    """Fetch in parallel; apply each answer under ``writing`` (the cross-process write lock),
+    so another process waits only for the writes, never for the network."""
+    with writing():
+        report = PollReport(recovered=recover_pending(config, state))
     rows = {u.name: current_row(state, u) for u in upstreams}
     with ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="fetch") as pool:
         futures = {
@@ -125,7 +133,8 @@ def poll_upstreams(
         }
         for upstream in upstreams:
             fetched = futures[upstream.name].result()
-            outcome = apply_fetched(config, state, upstream, rows[upstream.name], fetched)
+            with writing():
+                outcome = apply_fetched(config, state, upstream, rows[upstream.name], fetched)
             report.outcomes.append(outcome)
     return report
 
@@ -425,13 +434,18 @@ def touched_feeds(config: Config, upstreams: Iterable[UpstreamConfig]) -> set[tu
 
 
 def poll_and_rebuild(
-    config: Config, state: State, upstreams: list[UpstreamConfig], fetcher: Fetcher
+    config: Config,
+    state: State,
+    upstreams: list[UpstreamConfig],
+    fetcher: Fetcher,
+    writing: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> tuple[PollReport, BuildReport | None]:
     """Poll, then rebuild just the feeds the new posts belong to (if there are any)."""
-    report = poll_upstreams(config, state, upstreams, fetcher)
+    report = poll_upstreams(config, state, upstreams, fetcher, writing)
     if not report.written and not report.recovered:
         return report, None
     by_name = {u.name: u for u in config.upstreams}
     sources = [by_name[o.name] for o in report.outcomes if o.written and o.name in by_name]
     only = None if report.recovered else touched_feeds(config, sources)
-    return report, build_site(config, state, only=only)
+    with writing():
+        return report, build_site(config, state, only=only)
