@@ -1,18 +1,14 @@
-"""Markdown bodies rendered to HTML with a CommonMark renderer (markdown-it-py)."""
+"""Markdown bodies rendered to HTML by cmark (CommonMark's C reference implementation)."""
 
 from __future__ import annotations
 
-from functools import cache
+import cmarkgfm
+from cmarkgfm.cmark import Options
 
-from markdown_it import MarkdownIt
-
-
-@cache
-def _markdown() -> MarkdownIt:
-    # Raw HTML passes through here on purpose: posts mix Markdown with upstream HTML, and
-    # the sanitizer decides what survives.
-    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+# Raw HTML passes through on purpose: posts mix Markdown with upstream HTML, and the
+# sanitizer decides what survives.
+_OPTIONS = Options.CMARK_OPT_UNSAFE
 
 
 def render_markdown(text: str) -> str:
-    return _markdown().render(text)
+    return cmarkgfm.markdown_to_html(text, options=_OPTIONS)
