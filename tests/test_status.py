@@ -1,0 +1,176 @@
+"""``status``: one row per upstream, from the state, as DESIGN.md lists the fields."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from test_poll import items, make_config, rss, run_poll, serve, write_config
+
+from syndicator.state import State
+from syndicator.status import upstream_statuses
+
+FIELDS = [
+    "name",
+    "url",
+    "current_url",
+    "state",
+    "last_poll",
+    "next_poll",
+    "last_status",
+    "last_error",
+    "consecutive_errors",
+    "imported",
+]
+
+
+def status(config_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config_path), "status", *options],
+        cwd=config_path.parent,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def status_json(config_path: Path) -> dict[str, dict]:
+    result = status(config_path, "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert isinstance(rows, list)
+    for row in rows:
+        assert list(row) == FIELDS
+    return {row["name"]: row for row in rows}
+
+
+def iso(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    assert moment.tzinfo is not None, value
+    return moment
+
+
+def upstream_set(httpserver) -> list[tuple]:
+    return [
+        ("Fine", httpserver.url_for("/fine.xml"), "news"),
+        ("Broken", httpserver.url_for("/broken.xml"), "news"),
+        ("Busy", httpserver.url_for("/busy.xml"), "news"),
+        ("Gone", httpserver.url_for("/gone.xml"), "news"),
+        ("Moved", httpserver.url_for("/moved.xml"), "news"),
+        ("Idle", httpserver.url_for("/idle.xml"), "news"),
+    ]
+
+
+def serve_set(httpserver) -> None:
+    serve(httpserver, "/fine.xml", rss(items(3)))
+    serve(httpserver, "/broken.xml", b"oops", status=500)
+    serve(httpserver, "/busy.xml", b"", status=429, headers={"Retry-After": "7200"})
+    serve(httpserver, "/gone.xml", b"", status=410)
+    serve(httpserver, "/moved.xml", b"", status=301, headers={"Location": "/here.xml"})
+    serve(httpserver, "/here.xml", rss(items(2, start=20)))
+
+
+def test_status_json_before_any_poll(tmp_path, httpserver):
+    config_path = write_config(tmp_path, upstream_set(httpserver))
+
+    rows = status_json(config_path)
+
+    assert list(rows) == ["Fine", "Broken", "Busy", "Gone", "Moved", "Idle"]  # config order
+    for name, row in rows.items():
+        assert row == {
+            "name": name,
+            "url": httpserver.url_for(f"/{name.lower()}.xml"),
+            "current_url": None,
+            "state": "never",
+            "last_poll": None,
+            "next_poll": None,
+            "last_status": None,
+            "last_error": None,
+            "consecutive_errors": 0,
+            "imported": 0,
+        }
+
+
+def test_status_json_after_polls(tmp_path, httpserver):
+    serve_set(httpserver)
+    config = make_config(tmp_path, upstream_set(httpserver)[:5])
+    run_poll(config)
+    run_poll(config, names=["Broken"])
+    config_path = write_config(tmp_path, upstream_set(httpserver))
+
+    rows = status_json(config_path)
+
+    fine, broken, busy = rows["Fine"], rows["Broken"], rows["Busy"]
+    gone, moved, idle = rows["Gone"], rows["Moved"], rows["Idle"]
+    assert (fine["state"], fine["last_status"], fine["last_error"]) == ("ok", 200, None)
+    assert (fine["consecutive_errors"], fine["imported"], fine["current_url"]) == (0, 3, None)
+    # Whole seconds in the output: the interval (100 s) give or take the truncation.
+    assert abs((iso(fine["next_poll"]) - iso(fine["last_poll"])).total_seconds() - 100) <= 1
+
+    assert (broken["state"], broken["last_status"], broken["consecutive_errors"]) == (
+        "error",
+        500,
+        2,
+    )
+    assert "HTTP 500" in broken["last_error"] and broken["imported"] == 0
+    assert iso(broken["next_poll"]) > iso(broken["last_poll"])
+
+    assert (busy["state"], busy["last_status"], busy["consecutive_errors"]) == ("backoff", 429, 1)
+    assert (iso(busy["next_poll"]) - iso(busy["last_poll"])).total_seconds() >= 7199
+
+    assert (gone["state"], gone["last_status"], gone["next_poll"]) == ("gone", 410, None)
+    assert gone["last_poll"] is not None
+
+    assert moved["state"] == "ok" and moved["imported"] == 2
+    assert moved["url"] == httpserver.url_for("/moved.xml")
+    assert moved["current_url"] == httpserver.url_for("/here.xml")
+
+    assert idle["state"] == "never" and idle["last_poll"] is None
+
+
+def test_human_status_names_each_upstream_and_what_happened(tmp_path, httpserver):
+    serve_set(httpserver)
+    config = make_config(tmp_path, upstream_set(httpserver))
+    run_poll(config)
+
+    result = status(config.path)
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for name in ("Fine", "Broken", "Busy", "Gone", "Moved", "Idle"):
+        assert name in out
+    gone_line = next(line for line in out.splitlines() if line.startswith("Gone"))
+    assert "gone" in gone_line
+    moved_line = next(line for line in out.splitlines() if line.startswith("Moved"))
+    assert httpserver.url_for("/here.xml") in moved_line
+    assert "HTTP 500" in out and "3 imported" in out
+
+
+def test_imported_counts_posts_not_entries_left_out_by_backfill(tmp_path, httpserver):
+    serve(httpserver, "/feed.xml", rss(items(5)))
+    config = make_config(tmp_path, [("Up", httpserver.url_for("/feed.xml"), "news")], backfill=2)
+    run_poll(config)
+
+    with State.open(config.state.path) as state:
+        [row] = upstream_statuses(config, state)
+
+    assert row.imported == 2 and row.state == "ok"
+
+
+def test_a_changed_config_url_shows_as_never_polled(tmp_path, httpserver):
+    serve(httpserver, "/feed.xml", rss(items(1)))
+    config = make_config(tmp_path, [("Up", httpserver.url_for("/feed.xml"), "news")])
+    run_poll(config)
+    config = make_config(tmp_path, [("Up", httpserver.url_for("/elsewhere.xml"), "news")])
+
+    with State.open(config.state.path) as state:
+        [row] = upstream_statuses(config, state)
+
+    assert (row.state, row.url, row.last_poll) == ("never", config.upstreams[0].url, None)
