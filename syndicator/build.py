@@ -1,4 +1,4 @@
-"""``build``: read every post, write every feed whose bytes change, and nothing else."""
+"""``build``: bring the feeds up to date with the posts, writing only bytes that change."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from syndicator.atomic import write_if_changed
+from syndicator.atomic import remove_stale_temporaries, write_if_changed
 from syndicator.config import Config
-from syndicator.entries import Entry, make_entry
-from syndicator.feeds import SITE, FeedSpec, is_published, plan_feeds
+from syndicator.entries import Entry, entry_from_json, entry_to_json, make_entry
+from syndicator.feeds import CATEGORY, KIND_ORDER, SITE, TAG, FeedSpec
 from syndicator.feedwriter import FeedMeta, render_atom, render_rss
 from syndicator.jsonfeed import render_json
 from syndicator.listing import ListedFeed, render_index, render_opml
+from syndicator.postindex import PostIndex
 from syndicator.posts import Post, PostError, find_post_files, load_post, read_body
 from syndicator.state import State
 
@@ -37,6 +38,7 @@ class BuildReport:
     posts: int = 0
     scheduled: int = 0
     feeds: int = 0
+    regenerated: int = 0
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
@@ -69,41 +71,81 @@ def scan_posts(config: Config) -> PostScan:
 
 
 def build_site(
-    config: Config,
-    state: State,
-    now: datetime | None = None,
-    only: set[tuple[str, str]] | None = None,
+    config: Config, state: State, now: datetime | None = None, full: bool = False
 ) -> BuildReport:
-    """Write the feeds; with ``only`` ((kind, slug) pairs), just those feeds and the
-    whole-site ones, plus the feed list, and remove nothing."""
-    scan = scan_posts(config)
+    """Bring the feeds up to date with the posts: re-read only new and changed post files,
+    regenerate only the feeds whose entries changed, write only bytes that differ.
+
+    ``full`` forgets the index and every cached entry first (the same bytes result).
+    """
     now = now or datetime.now(UTC)
-    published = [post for post in scan.posts if is_published(post, now)]
-    report = BuildReport(
-        posts=len(published),
-        scheduled=len(scan.posts) - len(published),
-        problems=scan.problems,
-        notices=scan.notices,
-    )
-    plan = plan_feeds(published, config)
-    chosen = {
-        spec: posts
-        for spec, posts in plan.items()
-        if only is None or spec.kind == SITE or (spec.kind, spec.slug) in only
+    index = PostIndex(config, state)
+    remove_stale_temporaries(config.feeds.dir)
+    sync = index.sync(full=full)
+    specs = _feed_specs(index.feeds(now), config)
+    recorded = state.feed_files()
+    last_build = index.last_build()
+    touched = sync.touched
+    if last_build is not None:
+        touched |= index.feeds_dated_between(last_build, now.timestamp())
+    expected = {
+        spec: [f"{_prefix(spec)}{FILE_NAMES[fmt]}" for fmt in config.feeds.formats]
+        for spec in specs
     }
-    entries = _entries_for(chosen, config, report)
+    stale_everything = full or sync.everything or last_build is None
+    chosen = [
+        spec
+        for spec, names in expected.items()
+        if stale_everything
+        or (spec.kind, spec.slug) in touched
+        or any(name not in recorded or not (config.feeds.dir / name).exists() for name in names)
+    ]
+    published, scheduled = index.counts(now)
+    report = BuildReport(
+        posts=published,
+        scheduled=scheduled,
+        feeds=len(specs),
+        regenerated=len(chosen),
+        problems=index.problems(),
+        notices=index.shadowed(),
+    )
+    files = _render_feeds(chosen, index, config, now, report)
+    listed = [_listed(spec, config) for spec in specs]
+    files["feeds.opml"] = render_opml(listed, config)
+    files["index.html"] = render_index(listed, config)
+    wanted = {name for names in expected.values() for name in names} | {"feeds.opml", "index.html"}
+    write_files(files, config.feeds.dir, state, report, wanted)
+    report.unchanged += len(wanted) - len(files)  # not even regenerated
+    index.set_last_build(now)
+    return report
+
+
+def _feed_specs(feeds: dict[tuple[str, str], str], config: Config) -> list[FeedSpec]:
+    enabled = {SITE: config.feeds.site, CATEGORY: config.feeds.categories, TAG: config.feeds.tags}
+    if config.feeds.site:
+        feeds.setdefault((SITE, ""), config.site.title)
+    specs = [
+        FeedSpec(kind, slug, config.site.title if kind == SITE else name)
+        for (kind, slug), name in feeds.items()
+        if enabled[kind]
+    ]
+    return sorted(specs, key=lambda spec: (KIND_ORDER[spec.kind], spec.slug))
+
+
+def _render_feeds(
+    specs: list[FeedSpec], index: PostIndex, config: Config, now: datetime, report: BuildReport
+) -> dict[str, bytes]:
+    members = {
+        spec: index.newest((spec.kind, spec.slug), now, config.feeds.max_items) for spec in specs
+    }
+    entries = _entries_for(members, index, config, report)
     files: dict[str, bytes] = {}
-    for spec, posts in chosen.items():
+    for spec, posts in members.items():
         feed_entries = [entries[post.path] for post in posts if post.path in entries]
         meta = feed_meta(spec, config)
         for fmt in config.feeds.formats:
             files[f"{_prefix(spec)}{FILE_NAMES[fmt]}"] = RENDERERS[fmt](meta, feed_entries, config)
-    listed = [_listed(spec, config) for spec in plan]
-    files["feeds.opml"] = render_opml(listed, config)
-    files["index.html"] = render_index(listed, config)
-    report.feeds = len(chosen)
-    write_files(files, config.feeds.dir, state, report, remove_stale=only is None)
-    return report
+    return files
 
 
 def _listed(spec: FeedSpec, config: Config) -> ListedFeed:
@@ -112,18 +154,28 @@ def _listed(spec: FeedSpec, config: Config) -> ListedFeed:
 
 
 def _entries_for(
-    plan: dict[FeedSpec, list[Post]], config: Config, report: BuildReport
+    members: dict[FeedSpec, list[Post]], index: PostIndex, config: Config, report: BuildReport
 ) -> dict[Path, Entry]:
-    """Each post that reaches some feed, rendered once however many feeds hold it."""
+    """Each post that reaches some feed as an entry: from the cache when its file is the one
+    the cached entry was rendered from, else rendered (once, however many feeds hold it)."""
     entries: dict[Path, Entry] = {}
-    for posts in plan.values():
+    fresh: list[tuple[Path, str]] = []
+    for posts in members.values():
         for post in posts:
             if post.path in entries:
                 continue
+            cached = index.cached_entry(post.path)
+            if cached is not None:
+                entries[post.path] = entry_from_json(cached)
+                continue
             try:
-                entries[post.path] = make_entry(post, read_body(post), config)
+                entry = make_entry(post, read_body(post), config)
             except PostError as problem:
                 report.problems.append(problem)
+                continue
+            entries[post.path] = entry
+            fresh.append((post.path, entry_to_json(entry)))
+    index.cache_entries(fresh)
     return entries
 
 
@@ -145,9 +197,9 @@ def _prefix(spec: FeedSpec) -> str:
 
 
 def write_files(
-    files: dict[str, bytes], folder: Path, state: State, report: BuildReport, remove_stale: bool
+    files: dict[str, bytes], folder: Path, state: State, report: BuildReport, wanted: set[str]
 ) -> None:
-    """Write what changed; remove the feeds we wrote before that no longer exist."""
+    """Write what changed; remove the files we wrote before that are no longer ``wanted``."""
     recorded = state.feed_files()
     changed: dict[str, tuple[str, int]] = {}
     for relative, data in sorted(files.items()):
@@ -158,7 +210,7 @@ def write_files(
             report.unchanged += 1
         if recorded.get(relative) != digest:
             changed[relative] = (digest, len(data))
-    removed = sorted(set(recorded) - set(files)) if remove_stale else []
+    removed = sorted(set(recorded) - wanted)
     for relative in removed:
         _remove_feed(folder, relative)
     report.removed = removed

@@ -36,7 +36,6 @@ from syndicator.poll import (
     fetch_upstream,
     make_fetcher,
     recover_pending,
-    touched_feeds,
 )
 from syndicator.server import FeedApp, make_server, run_server
 from syndicator.state import State
@@ -59,32 +58,29 @@ JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1
 
 @dataclass
 class _RebuildRequests:
-    """Feeds waiting for a rebuild: a set of (kind, slug), or None for every feed."""
+    """Whether a rebuild is wanted, and whether a rebuild job will see that."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    feeds: set[tuple[str, str]] | None = field(default_factory=set)
+    pending: bool = False
     active: bool = False  # a rebuild job is scheduled or running and will see new requests
 
-    def add(self, feeds: set[tuple[str, str]] | None) -> bool:
-        """Queue feeds; True when no rebuild job is active, so the caller must schedule one."""
+    def add(self) -> bool:
+        """Ask for a rebuild; True when no rebuild job is active, so the caller must schedule one."""
         with self.lock:
-            if feeds is None or self.feeds is None:
-                self.feeds = None
-            else:
-                self.feeds |= feeds
+            self.pending = True
             if self.active:
                 return False
             self.active = True
             return True
 
-    def take(self) -> tuple[bool, set[tuple[str, str]] | None]:
-        """(anything queued, the feeds); when nothing is queued the job ends and is inactive."""
+    def take(self) -> bool:
+        """True if a rebuild was asked for since the last take; False ends the job."""
         with self.lock:
-            feeds, self.feeds = self.feeds, set()
-            if feeds is not None and not feeds:
+            if not self.pending:
                 self.active = False
-                return False, set()
-            return True, feeds
+                return False
+            self.pending = False
+            return True
 
 
 class Daemon:
@@ -109,7 +105,7 @@ class Daemon:
         with self.work_lock, self._writing(), self._state() as state:
             recover_pending(self.config, state)
         self.scheduler.start()
-        self.request_rebuild(None)
+        self.request_rebuild()
         self._schedule_rescan()
         for upstream in self.config.upstreams:
             self._schedule_poll(upstream, first=True)
@@ -150,7 +146,7 @@ class Daemon:
         for upstream in new.upstreams:
             if old.get(upstream.name) != upstream:
                 self._schedule_poll(upstream, first=True)
-        self.request_rebuild(None)
+        self.request_rebuild()
         log.info("config reloaded from %s: %d upstreams", config_path, len(new.upstreams))
         return True
 
@@ -212,13 +208,13 @@ class Daemon:
             f" ({len(outcome.written)} posts)" if outcome.written else "",
         )
         if outcome.written:
-            self.request_rebuild(touched_feeds(self.config, [upstream]))
+            self.request_rebuild()
 
     # Rebuilding
 
-    def request_rebuild(self, feeds: set[tuple[str, str]] | None) -> None:
-        """Rebuild these feeds (None: all) soon; requests close together make one build."""
-        if self.requests.add(feeds) and not self.stopping.is_set():
+    def request_rebuild(self) -> None:
+        """Bring the feeds up to date soon; requests close together make one build."""
+        if self.requests.add() and not self.stopping.is_set():
             self.scheduler.add_job(
                 self._rebuild_job,
                 "date",
@@ -229,22 +225,21 @@ class Daemon:
 
     def _rebuild_job(self) -> None:
         while not self.stopping.is_set():
-            queued, feeds = self.requests.take()
-            if not queued:
+            if not self.requests.take():
                 return
-            self._rebuild(feeds)
+            self._rebuild()
 
-    def _rebuild(self, feeds: set[tuple[str, str]] | None) -> None:
+    def _rebuild(self) -> None:
         started = time.perf_counter()
         with self.work_lock:
             if self.stopping.is_set():
                 return
             try:
                 with self._writing(), self._state() as state:
-                    report = build_site(self.config, state, only=feeds)
+                    report = build_site(self.config, state)
             except LockTimeoutError as error:
                 log.error("feeds not rebuilt now: %s", error)
-                self.request_rebuild(feeds)
+                self.request_rebuild()
                 return
             except OSError as error:
                 self.metrics.write_errors.inc()
@@ -269,13 +264,12 @@ class Daemon:
             self.request_rebuild,
             "interval",
             seconds=self.config.posts.rescan_interval,
-            args=[None],
             id=RESCAN_JOB,
             replace_existing=True,
         )
 
     def _watch_posts(self) -> None:
-        handler = _PostEvents(self.config.posts.extensions, lambda: self.request_rebuild(None))
+        handler = _PostEvents(self.config.posts.extensions, self.request_rebuild)
         observer = Observer()
         for folder in self.config.posts.dirs:
             folder.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from html import escape
 
@@ -94,3 +95,19 @@ def _inner_html(root: lxml_html.HtmlElement) -> str:
     parts = [escape(root.text, quote=False)] if root.text else []
     parts.extend(etree.tostring(child, method="html", encoding="unicode") for child in root)
     return "".join(parts).strip()
+
+
+def entry_to_json(entry: Entry) -> str:
+    data = asdict(entry)
+    data["published"] = entry.published.isoformat()
+    data["updated"] = entry.updated.isoformat()
+    return json.dumps(data, ensure_ascii=False)
+
+
+def entry_from_json(text: str) -> Entry:
+    data = json.loads(text)
+    data["published"] = datetime.fromisoformat(data["published"])
+    data["updated"] = datetime.fromisoformat(data["updated"])
+    data["categories"] = tuple(data["categories"])
+    data["attribution"] = Attribution(**data["attribution"])
+    return Entry(**data)

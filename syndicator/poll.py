@@ -27,7 +27,6 @@ from syndicator.config import Config, UpstreamConfig
 from syndicator.dates import rfc3339
 from syndicator.fetch import Fetcher, FetchError, FetchResult
 from syndicator.postwriter import PostSource, post_file_name, render_post
-from syndicator.slugs import feed_slug
 from syndicator.state import ImportedEntry, State, UpstreamRow
 from syndicator.upstream import NotAFeedError, UpstreamEntry, UpstreamFeed, parse_feed
 
@@ -369,6 +368,10 @@ def _plan_entry(
         return record, None
     if entry.link:
         planned_urls[entry.link] = record.post_path
+    if entry.guid and state.key_used_elsewhere(entry.key, upstream.category):
+        # The same upstream id already names a post in another category: written again it
+        # would give two entries one feed id, so this post keeps its own (Jekyll) id.
+        entry = replace(entry, guid=None)
     return record, render_post(entry, source, date, config.attribution)
 
 
@@ -424,28 +427,16 @@ def recover_pending(config: Config, state: State) -> int:
     return len(pending)
 
 
-def touched_feeds(config: Config, upstreams: Iterable[UpstreamConfig]) -> set[tuple[str, str]]:
-    """The (kind, slug) of every category and tag feed these upstreams' posts go to."""
-    touched: set[tuple[str, str]] = set()
-    for upstream in upstreams:
-        touched.add(("category", feed_slug(upstream.category)))
-        touched.update(("tag", feed_slug(tag)) for tag in upstream.tags)
-    return touched
-
-
 def poll_and_rebuild(
     config: Config,
     state: State,
     upstreams: list[UpstreamConfig],
     fetcher: Fetcher,
     writing: Callable[[], AbstractContextManager[object]] = nullcontext,
-) -> tuple[PollReport, BuildReport | None]:
-    """Poll, then rebuild just the feeds the new posts belong to (if there are any)."""
+) -> tuple[PollReport, BuildReport]:
+    """Poll, then bring the feeds up to date. The build runs even when the poll wrote
+    nothing: it costs little when nothing changed, and it finishes a build that a killed
+    earlier poll left undone."""
     report = poll_upstreams(config, state, upstreams, fetcher, writing)
-    if not report.written and not report.recovered:
-        return report, None
-    by_name = {u.name: u for u in config.upstreams}
-    sources = [by_name[o.name] for o in report.outcomes if o.written and o.name in by_name]
-    only = None if report.recovered else touched_feeds(config, sources)
     with writing():
-        return report, build_site(config, state, only=only)
+        return report, build_site(config, state)

@@ -50,6 +50,42 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX imported_entry_by_url ON imported_entry (category, original_url);
     CREATE INDEX imported_entry_pending ON imported_entry (upstream) WHERE pending_text IS NOT NULL;
     """,
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE post (
+        path TEXT PRIMARY KEY,          -- absolute
+        folder_rank INTEGER NOT NULL,   -- position of its folder in posts.dirs
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        indexed_ns INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        error TEXT,                     -- why the post cannot be used
+        id TEXT,
+        date_ts REAL,
+        data TEXT,                      -- the parsed post, JSON; NULL if unusable or unpublished
+        shadowed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX post_by_id ON post (id);
+    CREATE TABLE post_feed (
+        kind TEXT NOT NULL,
+        slug TEXT NOT NULL,
+        label TEXT NOT NULL,            -- the category or tag as the post spells it
+        path TEXT NOT NULL REFERENCES post (path) ON DELETE CASCADE,
+        date_ts REAL NOT NULL,
+        PRIMARY KEY (kind, slug, path)
+    );
+    CREATE INDEX post_feed_newest ON post_feed (kind, slug, date_ts DESC);
+    CREATE INDEX post_feed_by_path ON post_feed (path);
+    CREATE INDEX post_feed_by_date ON post_feed (date_ts);
+    CREATE TABLE entry_cache (
+        path TEXT PRIMARY KEY REFERENCES post (path) ON DELETE CASCADE,
+        sha256 TEXT NOT NULL,           -- of the file the entry was rendered from
+        data TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -136,10 +172,14 @@ class State:
                 f"understands ({len(MIGRATIONS)}); upgrade syndicator"
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction() as db:
-                for statement in filter(str.strip, script.split(";")):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
+            try:
+                self.db.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+                )
+            except sqlite3.Error:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
 
     def feed_files(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT path, sha256 FROM feed_file"))
@@ -185,6 +225,15 @@ class State:
             (category, original_url),
         ).fetchone()
         return ImportedEntry(*row) if row else None
+
+    def key_used_elsewhere(self, entry_key: str, category: str) -> bool:
+        """Whether a post in another category came from an entry with this key."""
+        row = self.db.execute(
+            "SELECT 1 FROM imported_entry WHERE entry_key = ? AND category != ? AND post_path != '' "
+            "LIMIT 1",
+            (entry_key, category),
+        ).fetchone()
+        return row is not None
 
     def record_entry(self, entry: ImportedEntry, pending_text: str | None) -> None:
         """Remember an entry; with ``pending_text``, the post that must reach its file."""

@@ -1,0 +1,357 @@
+"""The index of parsed posts in the state database, so a build re-reads only what changed.
+
+Each post file is known by its path, size and modification time (and a content hash for
+files modified so close to their indexing that the time cannot be trusted). A sync stats
+every file, re-reads the new and changed ones (in worker processes when there are many),
+forgets the deleted ones, and answers which feeds those changes touch. Feeds are then
+planned with SQL: a feed's newest entries are one indexed query, whatever the site's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from multiprocessing import get_context
+from pathlib import Path
+
+from syndicator import __version__
+from syndicator.config import Config
+from syndicator.feeds import CATEGORY, SITE, TAG
+from syndicator.posts import (
+    Post,
+    PostError,
+    PostFile,
+    find_post_files,
+    make_post,
+    read_text,
+    split_front_matter,
+)
+from syndicator.slugs import feed_slug
+from syndicator.state import State
+
+# Files modified less than this before they were indexed may change again within the same
+# mtime tick; they are checked by content hash on the next sync.
+RACY_NS = 2_000_000_000
+PARALLEL_THRESHOLD = 1000
+CHUNK = 500
+FeedKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """What reading one file gave: a post, a problem, or a post marked unpublished."""
+
+    file: PostFile
+    sha256: str
+    post: Post | None
+    error: str | None
+
+
+@dataclass
+class SyncResult:
+    changed_paths: int = 0
+    touched: set[FeedKey] = field(default_factory=set)
+    everything: bool = False  # the index was rebuilt: every feed must be written
+
+
+def config_fingerprint(config: Config) -> str:
+    """What a parsed post or a rendered entry depends on besides its file."""
+    relevant = {
+        "version": __version__,
+        "site": repr(config.site),
+        "dirs": [str(d) for d in config.posts.dirs],
+        "extensions": config.posts.extensions,
+        "attribution": repr(config.attribution),
+        "upstreams": [(u.name, u.url) for u in config.upstreams],
+    }
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+class PostIndex:
+    def __init__(self, config: Config, state: State) -> None:
+        self.config = config
+        self.db = state.db
+        self.state = state
+
+    # Syncing with the folders
+
+    def sync(self, full: bool = False) -> SyncResult:
+        result = SyncResult()
+        fingerprint = config_fingerprint(self.config)
+        if full or self._meta("fingerprint") != fingerprint:
+            with self.state.transaction() as db:
+                db.execute("DELETE FROM post")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+            result.everything = True
+        known = {
+            path: (size, mtime_ns, indexed_ns, sha256)
+            for path, size, mtime_ns, indexed_ns, sha256 in self.db.execute(
+                "SELECT path, size, mtime_ns, indexed_ns, sha256 FROM post"
+            )
+        }
+        to_read: list[PostFile] = []
+        seen: set[str] = set()
+        for file in find_post_files(self.config):
+            key = str(file.path)
+            seen.add(key)
+            row = known.get(key)
+            if row is None or row[:2] != (file.size, file.mtime_ns) or row[1] >= row[2] - RACY_NS:
+                to_read.append(file)
+        deleted = [path for path in known if path not in seen]
+        parsed = self._read(to_read)
+        # Re-read but the same bytes (a touch, or a time we could not trust): refresh the stat.
+        unchanged = {
+            id(p) for p in parsed if known.get(str(p.file.path), (0, 0, 0, ""))[3] == p.sha256
+        }
+        changed = [p for p in parsed if id(p) not in unchanged]
+        stat_only = [p for p in parsed if id(p) in unchanged]
+        self._apply(changed, stat_only, deleted, result)
+        return result
+
+    def _read(self, files: list[PostFile]) -> list[_Parsed]:
+        if len(files) < PARALLEL_THRESHOLD or (os.cpu_count() or 1) < 2:
+            return [_parse_file(file, self.config) for file in files]
+        chunks = [files[i : i + CHUNK] for i in range(0, len(files), CHUNK)]
+        # fork: the workers start with everything already imported and the config in hand.
+        with ProcessPoolExecutor(
+            max_workers=os.cpu_count(), mp_context=get_context("fork")
+        ) as pool:
+            results = pool.map(_parse_chunk, chunks, [self.config] * len(chunks))
+            return [parsed for chunk in results for parsed in chunk]
+
+    def _apply(
+        self,
+        changed: list[_Parsed],
+        stat_only: list[_Parsed],
+        deleted: list[str],
+        result: SyncResult,
+    ) -> None:
+        now_ns = time.time_ns()
+        old_paths = [str(p.file.path) for p in changed] + deleted
+        with self.state.transaction() as db:
+            result.touched |= self._feeds_of(old_paths)
+            old_ids = self._ids_of(old_paths)
+            db.executemany("DELETE FROM post WHERE path = ?", [(path,) for path in old_paths])
+            for parsed in changed:
+                self._insert(parsed, now_ns)
+            db.executemany(
+                "UPDATE post SET size = ?, mtime_ns = ?, indexed_ns = ? WHERE path = ?",
+                [(p.file.size, p.file.mtime_ns, now_ns, str(p.file.path)) for p in stat_only],
+            )
+            new_paths = [str(p.file.path) for p in changed]
+            result.touched |= self._feeds_of(new_paths)
+            self._update_shadowing(old_ids | self._ids_of(new_paths))
+        result.changed_paths = len(changed) + len(deleted)
+
+    def _insert(self, parsed: _Parsed, now_ns: int) -> None:
+        file, post = parsed.file, parsed.post
+        rank = self.config.posts.dirs.index(file.folder)
+        path = str(file.path)
+        self.db.execute(
+            "INSERT INTO post (path, folder_rank, size, mtime_ns, indexed_ns, sha256, error, id, "
+            "date_ts, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                path,
+                rank,
+                file.size,
+                file.mtime_ns,
+                now_ns,
+                parsed.sha256,
+                parsed.error,
+                post.id if post else None,
+                post.date.timestamp() if post else None,
+                _post_json(post) if post else None,
+            ),
+        )
+        if post is not None:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO post_feed (kind, slug, label, path, date_ts) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (kind, slug, label, path, post.date.timestamp())
+                    for kind, slug, label in memberships(post)
+                ],
+            )
+
+    def _feeds_of(self, paths: list[str]) -> set[FeedKey]:
+        touched: set[FeedKey] = set()
+        for batch in _batches(paths):
+            marks = ",".join("?" * len(batch))
+            touched.update(
+                self.db.execute(
+                    f"SELECT DISTINCT kind, slug FROM post_feed WHERE path IN ({marks})", batch
+                )
+            )
+        return touched
+
+    def _ids_of(self, paths: list[str]) -> set[str]:
+        ids: set[str] = set()
+        for batch in _batches(paths):
+            marks = ",".join("?" * len(batch))
+            ids.update(
+                row[0]
+                for row in self.db.execute(
+                    f"SELECT id FROM post WHERE path IN ({marks}) AND id IS NOT NULL", batch
+                )
+            )
+        return ids
+
+    def _update_shadowing(self, ids: set[str]) -> None:
+        """The same id in two files (a post mid-move from ``_posts/`` to ``old_post/``):
+        the first folder listed wins, then the first path; the other is shadowed."""
+        self.db.executemany(
+            "UPDATE post SET shadowed = EXISTS (SELECT 1 FROM post AS other WHERE other.id = post.id "
+            "AND (other.folder_rank, other.path) < (post.folder_rank, post.path)) WHERE id = ?",
+            [(i,) for i in ids],
+        )
+
+    # Questions a build asks
+
+    def feeds(self, now: datetime) -> dict[FeedKey, str]:
+        """Every feed with a published post, with its display name (the commonest label)."""
+        counts: dict[FeedKey, dict[str, int]] = {}
+        rows = self.db.execute(
+            "SELECT f.kind, f.slug, f.label, count(*) FROM post_feed f JOIN post p ON p.path = f.path "
+            "WHERE p.shadowed = 0 AND f.date_ts <= ? GROUP BY f.kind, f.slug, f.label",
+            (now.timestamp(),),
+        )
+        for kind, slug, label, count in rows:
+            counts.setdefault((kind, slug), {})[label] = count
+        return {
+            key: min(labels, key=lambda name: (-labels[name], name))
+            for key, labels in counts.items()
+        }
+
+    def newest(self, key: FeedKey, now: datetime, limit: int) -> list[Post]:
+        """The feed's newest published posts, newest first (equal dates in id order)."""
+        rows = self.db.execute(
+            "SELECT p.path, p.data FROM post_feed f JOIN post p ON p.path = f.path "
+            "WHERE f.kind = ? AND f.slug = ? AND f.date_ts <= ? AND p.shadowed = 0 "
+            "ORDER BY f.date_ts DESC, p.id LIMIT ?",
+            (*key, now.timestamp(), limit),
+        )
+        return [_post_from_json(Path(path), data) for path, data in rows]
+
+    def feeds_dated_between(self, start: float, end: float) -> set[FeedKey]:
+        """Feeds holding posts whose date lies in (start, end]: future posts whose time has come
+        since the last build (or, after the clock went back, posts that must wait again)."""
+        low, high = min(start, end), max(start, end)
+        return set(
+            self.db.execute(
+                "SELECT DISTINCT kind, slug FROM post_feed WHERE date_ts > ? AND date_ts <= ?",
+                (low, high),
+            )
+        )
+
+    def problems(self) -> list[PostError]:
+        rows = self.db.execute("SELECT path, error FROM post WHERE error IS NOT NULL ORDER BY path")
+        return [PostError(Path(path), error) for path, error in rows]
+
+    def shadowed(self) -> list[str]:
+        rows = self.db.execute(
+            "SELECT p.path, o.path, p.id FROM post p JOIN post o ON o.id = p.id AND o.shadowed = 0 "
+            "WHERE p.shadowed = 1 ORDER BY p.path"
+        )
+        return [
+            f"{path}: same post as {kept} (id {post_id}); kept that one"
+            for path, kept, post_id in rows
+        ]
+
+    def counts(self, now: datetime) -> tuple[int, int]:
+        """(published posts, posts dated in the future)."""
+        published, scheduled = self.db.execute(
+            "SELECT coalesce(sum(date_ts <= ?), 0), coalesce(sum(date_ts > ?), 0) FROM post "
+            "WHERE error IS NULL AND shadowed = 0 AND data IS NOT NULL",
+            (now.timestamp(), now.timestamp()),
+        ).fetchone()
+        return published, scheduled
+
+    def cached_entry(self, path: Path) -> str | None:
+        row = self.db.execute(
+            "SELECT c.data FROM entry_cache c JOIN post p ON p.path = c.path AND p.sha256 = c.sha256 "
+            "WHERE c.path = ?",
+            (str(path),),
+        ).fetchone()
+        return row[0] if row else None
+
+    def cache_entries(self, entries: Iterable[tuple[Path, str]]) -> None:
+        with self.state.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO entry_cache (path, sha256, data) "
+                "SELECT path, sha256, ? FROM post WHERE path = ?",
+                [(data, str(path)) for path, data in entries],
+            )
+
+    def last_build(self) -> float | None:
+        value = self._meta("last_build")
+        return float(value) if value is not None else None
+
+    def set_last_build(self, moment: datetime) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('last_build', ?)", (str(moment.timestamp()),)
+        )
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+
+def memberships(post: Post) -> Iterator[tuple[str, str, str]]:
+    """(kind, slug, label) of every feed the post belongs to."""
+    yield SITE, "", ""
+    for kind, labels in ((CATEGORY, post.categories), (TAG, post.tags)):
+        for label in labels:
+            yield kind, feed_slug(label), label
+
+
+def _parse_chunk(files: list[PostFile], config: Config) -> list[_Parsed]:
+    return [_parse_file(file, config) for file in files]
+
+
+def _parse_file(file: PostFile, config: Config) -> _Parsed:
+    try:
+        text = read_text(file.path)
+    except PostError as error:
+        return _Parsed(file, _hash_bytes(file.path), None, error.reason)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    try:
+        metadata, _ = split_front_matter(file.path, text)
+        if metadata.get("published") is False:
+            return _Parsed(file, digest, None, None)
+        return _Parsed(file, digest, make_post(file.path, metadata, config), None)
+    except PostError as error:
+        return _Parsed(file, digest, None, error.reason)
+
+
+def _hash_bytes(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _post_json(post: Post) -> str:
+    data = asdict(post)
+    del data["path"]
+    data["date"] = post.date.isoformat()
+    data["updated"] = post.updated.isoformat()
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _post_from_json(path: Path, text: str) -> Post:
+    data = json.loads(text)
+    data["date"] = datetime.fromisoformat(data["date"])
+    data["updated"] = datetime.fromisoformat(data["updated"])
+    data["categories"] = tuple(data["categories"])
+    data["tags"] = tuple(data["tags"])
+    return Post(path=path, **data)
+
+
+def _batches(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
