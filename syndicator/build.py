@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import logging
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 from syndicator.atomic import remove_stale_temporaries, write_if_changed
 from syndicator.config import Config
-from syndicator.entries import Entry, entry_from_json, entry_to_json, make_entry
-from syndicator.feeds import CATEGORY, KIND_ORDER, SITE, TAG, FeedSpec
-from syndicator.feedwriter import FeedMeta, render_atom, render_rss
-from syndicator.jsonfeed import render_json
-from syndicator.listing import ListedFeed, render_index, render_opml
-from syndicator.postindex import PostIndex
-from syndicator.posts import Post, PostError, find_post_files, load_post, read_body
+from syndicator.feeds import CATEGORY, FILE_NAMES, KIND_ORDER, LISTING_FILES, SITE, TAG, FeedSpec
+from syndicator.postindex import PostIndex, config_fingerprint
+from syndicator.posts import Post, PostError, find_post_files, load_post
 from syndicator.state import State
-
-log = logging.getLogger(__name__)
-
-FILE_NAMES = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
-RENDERERS = {"rss": render_rss, "atom": render_atom, "json": render_json}
 
 
 @dataclass
@@ -88,18 +78,17 @@ def build_site(
     touched = sync.touched
     if last_build is not None:
         touched |= index.feeds_dated_between(last_build, now.timestamp())
-    expected = {
-        spec: [f"{_prefix(spec)}{FILE_NAMES[fmt]}" for fmt in config.feeds.formats]
-        for spec in specs
-    }
-    stale_everything = full or sync.everything or last_build is None
+    expected = {spec: feed_file_names(spec, config) for spec in specs}
+    everything = full or sync.everything or last_build is None
     chosen = [
         spec
         for spec, names in expected.items()
-        if stale_everything
-        or (spec.kind, spec.slug) in touched
-        or any(name not in recorded or not (config.feeds.dir / name).exists() for name in names)
+        if everything or (spec.kind, spec.slug) in touched or _missing(names, recorded, config)
     ]
+    listing = _listing_key(specs, config)
+    relist = (
+        everything or index.meta("listing") != listing or _missing(LISTING_FILES, recorded, config)
+    )
     published, scheduled = index.counts(now)
     report = BuildReport(
         posts=published,
@@ -109,15 +98,26 @@ def build_site(
         problems=index.problems(),
         notices=index.shadowed(),
     )
-    files = _render_feeds(chosen, index, config, now, report)
-    listed = [_listed(spec, config) for spec in specs]
-    files["feeds.opml"] = render_opml(listed, config)
-    files["index.html"] = render_index(listed, config)
-    wanted = {name for names in expected.values() for name in names} | {"feeds.opml", "index.html"}
+    files: dict[str, bytes] = {}
+    if chosen or relist:
+        # Loaded only when there is something to render: a build with nothing to do stays
+        # as quick to start as the index is to check.
+        from syndicator.publish import render_feeds, render_listing
+
+        files = render_feeds(chosen, index, config, now, report)
+        if relist:
+            files.update(render_listing(specs, config))
+    wanted = {name for names in expected.values() for name in names} | set(LISTING_FILES)
     write_files(files, config.feeds.dir, state, report, wanted)
     report.unchanged += len(wanted) - len(files)  # not even regenerated
-    index.set_last_build(now)
+    index.set_meta("listing", listing)
+    index.set_meta("last_build", str(now.timestamp()))
     return report
+
+
+def feed_file_names(spec: FeedSpec, config: Config) -> list[str]:
+    prefix = f"{spec.folder}/" if spec.folder else ""
+    return [prefix + FILE_NAMES[fmt] for fmt in config.feeds.formats]
 
 
 def _feed_specs(feeds: dict[tuple[str, str], str], config: Config) -> list[FeedSpec]:
@@ -132,68 +132,15 @@ def _feed_specs(feeds: dict[tuple[str, str], str], config: Config) -> list[FeedS
     return sorted(specs, key=lambda spec: (KIND_ORDER[spec.kind], spec.slug))
 
 
-def _render_feeds(
-    specs: list[FeedSpec], index: PostIndex, config: Config, now: datetime, report: BuildReport
-) -> dict[str, bytes]:
-    members = {
-        spec: index.newest((spec.kind, spec.slug), now, config.feeds.max_items) for spec in specs
-    }
-    entries = _entries_for(members, index, config, report)
-    files: dict[str, bytes] = {}
-    for spec, posts in members.items():
-        feed_entries = [entries[post.path] for post in posts if post.path in entries]
-        meta = feed_meta(spec, config)
-        for fmt in config.feeds.formats:
-            files[f"{_prefix(spec)}{FILE_NAMES[fmt]}"] = RENDERERS[fmt](meta, feed_entries, config)
-    return files
+def _missing(names: list[str] | tuple[str, ...], recorded: dict[str, str], config: Config) -> bool:
+    return any(name not in recorded or not (config.feeds.dir / name).exists() for name in names)
 
 
-def _listed(spec: FeedSpec, config: Config) -> ListedFeed:
-    meta = feed_meta(spec, config)
-    return ListedFeed(spec.kind, meta.title, meta.urls)
-
-
-def _entries_for(
-    members: dict[FeedSpec, list[Post]], index: PostIndex, config: Config, report: BuildReport
-) -> dict[Path, Entry]:
-    """Each post that reaches some feed as an entry: from the cache when its file is the one
-    the cached entry was rendered from, else rendered (once, however many feeds hold it)."""
-    entries: dict[Path, Entry] = {}
-    fresh: list[tuple[Path, str]] = []
-    for posts in members.values():
-        for post in posts:
-            if post.path in entries:
-                continue
-            cached = index.cached_entry(post.path)
-            if cached is not None:
-                entries[post.path] = entry_from_json(cached)
-                continue
-            try:
-                entry = make_entry(post, read_body(post), config)
-            except PostError as problem:
-                report.problems.append(problem)
-                continue
-            entries[post.path] = entry
-            fresh.append((post.path, entry_to_json(entry)))
-    index.cache_entries(fresh)
-    return entries
-
-
-def feed_meta(spec: FeedSpec, config: Config) -> FeedMeta:
-    base = f"{config.feeds.base_url}/{quote(_prefix(spec))}"
-    title = config.site.title if spec.kind == SITE else f"{config.site.title}: {spec.name}"
-    return FeedMeta(
-        title=title,
-        description=config.site.description,
-        home_url=config.site.url,
-        urls={fmt: base + FILE_NAMES[fmt] for fmt in config.feeds.formats},
-        language=config.site.language,
-        author=config.site.title,
-    )
-
-
-def _prefix(spec: FeedSpec) -> str:
-    return f"{spec.folder}/" if spec.folder else ""
+def _listing_key(specs: list[FeedSpec], config: Config) -> str:
+    """What the feed list (OPML, index.html) is made of: rewrite it only when this changes."""
+    made_of = [config_fingerprint(config), config.feeds.formats, config.feeds.base_url]
+    made_of += [(spec.kind, spec.slug, spec.name) for spec in specs]
+    return hashlib.sha256(json.dumps(made_of, ensure_ascii=False).encode()).hexdigest()
 
 
 def write_files(

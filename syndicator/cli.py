@@ -1,4 +1,8 @@
-"""The command line: parses arguments, calls the library, turns outcomes into exit codes."""
+"""The command line: parses arguments, calls the library, turns outcomes into exit codes.
+
+Each command imports the library modules it uses when it runs, so a ``build`` with nothing
+to do does not pay for loading the HTTP server, the scheduler or the HTTP client.
+"""
 
 from __future__ import annotations
 
@@ -9,31 +13,19 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
 import click
 
 from syndicator import __version__
-from syndicator.build import BuildReport, build_site, scan_posts
-from syndicator.config import (
-    Config,
-    ConfigError,
-    UpstreamConfig,
-    config_path_from,
-    load_config,
-    upstream_toml,
-)
-from syndicator.daemon import run_daemon
-from syndicator.discover import DiscoveryError, discover_feed
-from syndicator.feedstore import FeedStore
+from syndicator.config import Config, ConfigError, config_path_from, load_config
 from syndicator.lock import LockTimeoutError, write_lock
 from syndicator.logs import configure_logging
-from syndicator.poll import due_upstreams, make_fetcher, poll_and_rebuild
-from syndicator.server import FeedApp, make_server, run_server
-from syndicator.slugs import suggest_category
 from syndicator.state import State, StateError
-from syndicator.status import upstream_statuses
+
+if TYPE_CHECKING:
+    from syndicator.build import BuildReport
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -99,6 +91,8 @@ def main(ctx: click.Context, config_option: str | None, verbose: bool, log_forma
 @click.pass_obj
 def build(context: Context) -> None:
     """Read every post and write every feed whose bytes change."""
+    from syndicator.build import build_site
+
     config = context.config
     with context.writing():
         state = context.open_state()
@@ -128,6 +122,8 @@ def echo_build(report: BuildReport) -> None:
 @click.pass_obj
 def check(context: Context, as_json: bool) -> None:
     """Validate the config and every post; list each problem with file and reason."""
+    from syndicator.build import scan_posts
+
     config = context.config
     scan = scan_posts(config)
     if as_json:
@@ -156,6 +152,8 @@ def check(context: Context, as_json: bool) -> None:
 @click.pass_obj
 def poll(context: Context, names: tuple[str, ...], force: bool) -> None:
     """Poll the upstreams that are due once; write new posts; rebuild the feeds they touch."""
+    from syndicator.poll import due_upstreams, make_fetcher, poll_and_rebuild
+
     config = context.config
     state = context.open_state()
     fetcher = make_fetcher(config)
@@ -193,6 +191,8 @@ def poll(context: Context, names: tuple[str, ...], force: bool) -> None:
 @click.pass_obj
 def status(context: Context, as_json: bool) -> None:
     """A row per upstream: last poll, result, next poll, consecutive errors, items imported."""
+    from syndicator.status import upstream_statuses
+
     config = context.config
     state = context.open_state()
     try:
@@ -222,6 +222,11 @@ def status(context: Context, as_json: bool) -> None:
 @click.pass_obj
 def add(context: Context, url: str) -> None:
     """Find the feed of a site or feed URL and print its [[upstreams]] entry."""
+    from syndicator.config import UpstreamConfig, upstream_toml
+    from syndicator.discover import DiscoveryError, discover_feed
+    from syndicator.poll import make_fetcher
+    from syndicator.slugs import suggest_category
+
     config = context.config
     fetcher = make_fetcher(config)
     try:
@@ -240,6 +245,8 @@ def add(context: Context, url: str) -> None:
 @click.pass_obj
 def run(context: Context) -> None:
     """The daemon: scheduler and HTTP server until SIGTERM/SIGINT; SIGHUP reloads the config."""
+    from syndicator.daemon import run_daemon
+
     config = context.config
     try:
         run_daemon(config, context.config_path)
@@ -252,6 +259,9 @@ def run(context: Context) -> None:
 @click.pass_obj
 def serve(context: Context) -> None:
     """The HTTP server alone, serving feeds.dir."""
+    from syndicator.feedstore import FeedStore
+    from syndicator.server import FeedApp, make_server, run_server
+
     config = context.config
     app = FeedApp(FeedStore(config.feeds.dir), max_age=int(config.server.max_age))
     try:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
+import signal
 import subprocess
 import threading
 import time
@@ -81,6 +83,12 @@ class _RebuildRequests:
                 return False
             self.pending = False
             return True
+
+    def failed(self) -> None:
+        """The job died: the rebuild is still wanted, and the next request schedules a job."""
+        with self.lock:
+            self.pending = True
+            self.active = False
 
 
 class Daemon:
@@ -224,10 +232,17 @@ class Daemon:
             )
 
     def _rebuild_job(self) -> None:
-        while not self.stopping.is_set():
-            if not self.requests.take():
-                return
-            self._rebuild()
+        try:
+            while not self.stopping.is_set():
+                if not self.requests.take():
+                    return
+                self._rebuild()
+        except Exception:
+            # A bug, SQLite's "disk full", an unreadable state: logged, and the next change,
+            # poll or rescan schedules a new job (left active, no rebuild would ever run again).
+            log.exception("feeds not rebuilt; trying again on the next change or rescan")
+            self.metrics.write_errors.inc()
+            self.requests.failed()
 
     def _rebuild(self) -> None:
         started = time.perf_counter()
@@ -285,29 +300,18 @@ class Daemon:
         if not command or not self.hook_lock.acquire(blocking=False):
             return
         try:
-            result = subprocess.run(
-                command,
-                shell=True,
-                cwd=self.config.path.parent,
-                capture_output=True,
-                text=True,
-                timeout=self.config.hooks.timeout,
-                check=False,
+            status, output = _run_command(
+                command, self.config.path.parent, self.config.hooks.timeout
             )
-        except subprocess.TimeoutExpired:
-            log.error("hook %r timed out after %.0f s", command, self.config.hooks.timeout)
-            return
         finally:
             self.hook_lock.release()
-        output = (result.stdout + result.stderr).strip()
-        level = logging.INFO if result.returncode == 0 else logging.ERROR
-        log.log(
-            level,
-            "hook %r exited %d%s",
-            command,
-            result.returncode,
-            f": {output[-2000:]}" if output else "",
-        )
+        output = output.strip()
+        tail = f": {output[-2000:]}" if output else ""
+        if status is None:
+            log.error("hook %r timed out after %g s%s", command, self.config.hooks.timeout, tail)
+            return
+        level = logging.INFO if status == 0 else logging.ERROR
+        log.log(level, "hook %r exited %d%s", command, status, tail)
 
     # Helpers
 
@@ -320,6 +324,33 @@ class Daemon:
     def _remove_job(self, job_id: str) -> None:
         if self.scheduler.get_job(job_id) is not None:
             self.scheduler.remove_job(job_id)
+
+
+def _run_command(command: str, cwd: Path, timeout: float) -> tuple[int | None, str]:
+    """(exit status, or None on timeout; output) of a shell command run in a process group of
+    its own, so a timeout kills everything it started: nothing of it outlives its run."""
+    with subprocess.Popen(
+        command,
+        shell=True,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",  # output is logged, whatever its encoding
+        start_new_session=True,
+    ) as process:
+        try:
+            output, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            try:
+                output, _ = process.communicate(timeout=5)
+            except subprocess.TimeoutExpired:  # a grandchild left the group, holding the pipe
+                output = ""
+            return None, output
+    return process.returncode, output
 
 
 class _PostEvents(FileSystemEventHandler):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 SITE, CATEGORY, TAG = "site", "category", "tag"
 _FOLDERS = {SITE: "", CATEGORY: "categories", TAG: "tags"}
 KIND_ORDER = {SITE: 0, CATEGORY: 1, TAG: 2}
+FILE_NAMES = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
+LISTING_FILES = ("feeds.opml", "index.html")
 
 
 @dataclass(frozen=True)

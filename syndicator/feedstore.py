@@ -79,7 +79,11 @@ class FeedStore:
     def resolve(self, raw_path: str) -> Path | None:
         if len(raw_path) > MAX_PATH_LENGTH or "\\" in raw_path:
             return None
-        decoded = unquote(raw_path, errors="strict") if "%" in raw_path else raw_path
+        try:
+            # Invalid UTF-8 (overlong "%c0%ae" and the like) is refused, not replaced.
+            decoded = unquote(raw_path, errors="strict") if "%" in raw_path else raw_path
+        except UnicodeDecodeError:
+            return None
         if "\x00" in decoded or not decoded.startswith("/"):
             return None
         parts = [p for p in decoded.split("/") if p]

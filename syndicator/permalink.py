@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 # by their Unicode category instead.
 _PRETTY_PUNCTUATION = frozenset("._~!$&'()+,;=@")
 # Characters Jekyll's URL.escape_path leaves alone (RFC 3986 pchar and "/").
+_PLAIN_PATH = re.compile(r"[a-zA-Z0-9./-]*")
 _PATH_SAFE = "/-._~!$&'()*+,;=:@"
 _STYLES = {
     "date": "/:categories/:year/:month/:day/:title:output_ext",
@@ -52,6 +53,8 @@ def slugify_default(text: str) -> str:
 
 def _slugify(text: str, punctuation: frozenset[str]) -> str:
     """Each run of characters Jekyll does not keep becomes one hyphen; none at either end."""
+    if text.isascii() and text.isalnum():
+        return text  # the common case (202112082206885192, NW2022…): nothing to change
     kept = "".join(char if _kept(char, punctuation) else "-" for char in text)
     return re.sub(r"-{2,}", "-", kept).strip("-")
 
@@ -80,6 +83,8 @@ def absolute_iri(value: str | None) -> str | None:
 
 
 def escape_path(path: str) -> str:
+    if _PLAIN_PATH.fullmatch(path):
+        return path  # Jekyll's own shortcut: nothing to escape
     return quote(path, safe=_PATH_SAFE)
 
 
@@ -88,26 +93,27 @@ def post_url(
 ) -> str:
     """The post's path on the site, as Jekyll's URL class builds it."""
     template = _STYLES.get(template, template)
+    # Computed only for the placeholders the template uses.
     values = {
-        "year": f"{date.year:04d}",
-        "month": f"{date.month:02d}",
-        "i_month": str(date.month),
-        "day": f"{date.day:02d}",
-        "i_day": str(date.day),
-        "short_year": f"{date.year % 100:02d}",
-        "hour": f"{date.hour:02d}",
-        "minute": f"{date.minute:02d}",
-        "second": f"{date.second:02d}",
-        "y_day": date.strftime("%j"),
-        "title": slugify_pretty(slug) or slug,
-        "slug": slugify_default(slug) or slug,
-        "categories": "/".join(dict.fromkeys(c.lower() for c in categories)),
-        "output_ext": output_ext,
+        "year": lambda: f"{date.year:04d}",
+        "month": lambda: f"{date.month:02d}",
+        "i_month": lambda: str(date.month),
+        "day": lambda: f"{date.day:02d}",
+        "i_day": lambda: str(date.day),
+        "short_year": lambda: f"{date.year % 100:02d}",
+        "hour": lambda: f"{date.hour:02d}",
+        "minute": lambda: f"{date.minute:02d}",
+        "second": lambda: f"{date.second:02d}",
+        "y_day": lambda: date.strftime("%j"),
+        "title": lambda: slugify_pretty(slug) or slug,
+        "slug": lambda: slugify_default(slug) or slug,
+        "categories": lambda: "/".join(dict.fromkeys(c.lower() for c in categories)),
+        "output_ext": lambda: output_ext,
     }
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
-        return escape_path(values[name]) if name in values else match.group(0)
+        return escape_path(values[name]()) if name in values else match.group(0)
 
     url = _PLACEHOLDER.sub(substitute, template)
     url = re.sub(r"/{2,}", "/", url)

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
@@ -45,12 +45,19 @@ FeedKey = tuple[str, str]
 
 @dataclass(frozen=True)
 class _Parsed:
-    """What reading one file gave: a post, a problem, or a post marked unpublished."""
+    """What reading one file gave, ready to store: a post, a problem, or a post marked
+    unpublished (no error, no data). Made in worker processes, so plain values only."""
 
-    file: PostFile
+    path: str
+    folder_rank: int
+    size: int
+    mtime_ns: int
     sha256: str
-    post: Post | None
-    error: str | None
+    error: str | None = None
+    id: str | None = None
+    date_ts: float | None = None
+    data: str | None = None
+    feeds: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass
@@ -84,7 +91,7 @@ class PostIndex:
     def sync(self, full: bool = False) -> SyncResult:
         result = SyncResult()
         fingerprint = config_fingerprint(self.config)
-        if full or self._meta("fingerprint") != fingerprint:
+        if full or self.meta("fingerprint") != fingerprint:
             with self.state.transaction() as db:
                 db.execute("DELETE FROM post")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
@@ -104,26 +111,29 @@ class PostIndex:
             if row is None or row[:2] != (file.size, file.mtime_ns) or row[1] >= row[2] - RACY_NS:
                 to_read.append(file)
         deleted = [path for path in known if path not in seen]
-        parsed = self._read(to_read)
-        # Re-read but the same bytes (a touch, or a time we could not trust): refresh the stat.
-        unchanged = {
-            id(p) for p in parsed if known.get(str(p.file.path), (0, 0, 0, ""))[3] == p.sha256
-        }
-        changed = [p for p in parsed if id(p) not in unchanged]
-        stat_only = [p for p in parsed if id(p) in unchanged]
-        self._apply(changed, stat_only, deleted, result)
+        for parsed in self._read(to_read):
+            # Re-read but the same bytes (a touch, or a time we could not trust): refresh the
+            # stat only.
+            same = [p for p in parsed if known.get(p.path, (0, 0, 0, ""))[3] == p.sha256]
+            changed = [p for p in parsed if known.get(p.path, (0, 0, 0, ""))[3] != p.sha256]
+            self._apply(changed, same, [], result)
+        self._apply([], [], deleted, result)
         return result
 
-    def _read(self, files: list[PostFile]) -> list[_Parsed]:
-        if len(files) < PARALLEL_THRESHOLD or (os.cpu_count() or 1) < 2:
-            return [_parse_file(file, self.config) for file in files]
+    def _read(self, files: list[PostFile]) -> Iterator[list[_Parsed]]:
+        """The files parsed, a chunk at a time (so a cold build never holds them all)."""
         chunks = [files[i : i + CHUNK] for i in range(0, len(files), CHUNK)]
+        ranks = {folder: rank for rank, folder in enumerate(self.config.posts.dirs)}
+        if len(files) < PARALLEL_THRESHOLD or (os.cpu_count() or 1) < 2:
+            for chunk in chunks:
+                yield _parse_chunk(chunk, self.config, ranks)
+            return
         # fork: the workers start with everything already imported and the config in hand.
         with ProcessPoolExecutor(
             max_workers=os.cpu_count(), mp_context=get_context("fork")
         ) as pool:
-            results = pool.map(_parse_chunk, chunks, [self.config] * len(chunks))
-            return [parsed for chunk in results for parsed in chunk]
+            count = len(chunks)
+            yield from pool.map(_parse_chunk, chunks, [self.config] * count, [ranks] * count)
 
     def _apply(
         self,
@@ -133,50 +143,48 @@ class PostIndex:
         result: SyncResult,
     ) -> None:
         now_ns = time.time_ns()
-        old_paths = [str(p.file.path) for p in changed] + deleted
+        old_paths = [p.path for p in changed] + deleted
+        if not old_paths and not stat_only:
+            return
         with self.state.transaction() as db:
             result.touched |= self._feeds_of(old_paths)
             old_ids = self._ids_of(old_paths)
             db.executemany("DELETE FROM post WHERE path = ?", [(path,) for path in old_paths])
-            for parsed in changed:
-                self._insert(parsed, now_ns)
             db.executemany(
-                "UPDATE post SET size = ?, mtime_ns = ?, indexed_ns = ? WHERE path = ?",
-                [(p.file.size, p.file.mtime_ns, now_ns, str(p.file.path)) for p in stat_only],
-            )
-            new_paths = [str(p.file.path) for p in changed]
-            result.touched |= self._feeds_of(new_paths)
-            self._update_shadowing(old_ids | self._ids_of(new_paths))
-        result.changed_paths = len(changed) + len(deleted)
-
-    def _insert(self, parsed: _Parsed, now_ns: int) -> None:
-        file, post = parsed.file, parsed.post
-        rank = self.config.posts.dirs.index(file.folder)
-        path = str(file.path)
-        self.db.execute(
-            "INSERT INTO post (path, folder_rank, size, mtime_ns, indexed_ns, sha256, error, id, "
-            "date_ts, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                path,
-                rank,
-                file.size,
-                file.mtime_ns,
-                now_ns,
-                parsed.sha256,
-                parsed.error,
-                post.id if post else None,
-                post.date.timestamp() if post else None,
-                _post_json(post) if post else None,
-            ),
-        )
-        if post is not None:
-            self.db.executemany(
-                "INSERT OR IGNORE INTO post_feed (kind, slug, label, path, date_ts) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO post (path, folder_rank, size, mtime_ns, indexed_ns, sha256, error, "
+                "id, date_ts, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (kind, slug, label, path, post.date.timestamp())
-                    for kind, slug, label in memberships(post)
+                    (
+                        p.path,
+                        p.folder_rank,
+                        p.size,
+                        p.mtime_ns,
+                        now_ns,
+                        p.sha256,
+                        p.error,
+                        p.id,
+                        p.date_ts,
+                        p.data,
+                    )
+                    for p in changed
                 ],
             )
+            db.executemany(
+                "INSERT OR IGNORE INTO post_feed (kind, slug, label, path, date_ts) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (kind, slug, label, p.path, p.date_ts)
+                    for p in changed
+                    for kind, slug, label in p.feeds
+                ],
+            )
+            db.executemany(
+                "UPDATE post SET size = ?, mtime_ns = ?, indexed_ns = ? WHERE path = ?",
+                [(p.size, p.mtime_ns, now_ns, p.path) for p in stat_only],
+            )
+            result.touched |= {(kind, slug) for p in changed for kind, slug, _ in p.feeds}
+            self._update_shadowing(old_ids | {p.id for p in changed if p.id})
+        result.changed_paths += len(changed) + len(deleted)
 
     def _feeds_of(self, paths: list[str]) -> set[FeedKey]:
         touched: set[FeedKey] = set()
@@ -288,17 +296,15 @@ class PostIndex:
             )
 
     def last_build(self) -> float | None:
-        value = self._meta("last_build")
+        value = self.meta("last_build")
         return float(value) if value is not None else None
 
-    def set_last_build(self, moment: datetime) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('last_build', ?)", (str(moment.timestamp()),)
-        )
-
-    def _meta(self, key: str) -> str | None:
+    def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
 
 def memberships(post: Post) -> Iterator[tuple[str, str, str]]:
@@ -309,23 +315,32 @@ def memberships(post: Post) -> Iterator[tuple[str, str, str]]:
             yield kind, feed_slug(label), label
 
 
-def _parse_chunk(files: list[PostFile], config: Config) -> list[_Parsed]:
-    return [_parse_file(file, config) for file in files]
+def _parse_chunk(files: list[PostFile], config: Config, ranks: dict[Path, int]) -> list[_Parsed]:
+    return [_parse_file(file, config, ranks[file.folder]) for file in files]
 
 
-def _parse_file(file: PostFile, config: Config) -> _Parsed:
+def _parse_file(file: PostFile, config: Config, rank: int) -> _Parsed:
+    stat = (str(file.path), rank, file.size, file.mtime_ns)
     try:
         text = read_text(file.path)
     except PostError as error:
-        return _Parsed(file, _hash_bytes(file.path), None, error.reason)
+        return _Parsed(*stat, sha256=_hash_bytes(file.path), error=error.reason)
     digest = hashlib.sha256(text.encode()).hexdigest()
     try:
         metadata, _ = split_front_matter(file.path, text)
         if metadata.get("published") is False:
-            return _Parsed(file, digest, None, None)
-        return _Parsed(file, digest, make_post(file.path, metadata, config), None)
+            return _Parsed(*stat, sha256=digest)
+        post = make_post(file.path, metadata, config)
     except PostError as error:
-        return _Parsed(file, digest, None, error.reason)
+        return _Parsed(*stat, sha256=digest, error=error.reason)
+    return _Parsed(
+        *stat,
+        sha256=digest,
+        id=post.id,
+        date_ts=post.date.timestamp(),
+        data=_post_json(post),
+        feeds=tuple(memberships(post)),
+    )
 
 
 def _hash_bytes(path: Path) -> str:
@@ -336,11 +351,22 @@ def _hash_bytes(path: Path) -> str:
 
 
 def _post_json(post: Post) -> str:
-    data = asdict(post)
-    del data["path"]
-    data["date"] = post.date.isoformat()
-    data["updated"] = post.updated.isoformat()
-    return json.dumps(data, ensure_ascii=False)
+    return json.dumps(
+        {
+            "id": post.id,
+            "url": post.url,
+            "title": post.title,
+            "date": post.date.isoformat(),
+            "updated": post.updated.isoformat(),
+            "categories": post.categories,
+            "tags": post.tags,
+            "markdown": post.markdown,
+            "source": post.source,
+            "source_url": post.source_url,
+            "source_feed": post.source_feed,
+        },
+        ensure_ascii=False,
+    )
 
 
 def _post_from_json(path: Path, text: str) -> Post:

@@ -15,6 +15,7 @@ from typing import Any
 
 import uvicorn
 import uvloop
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from syndicator.feedstore import FeedStore, StoredFile
 
@@ -28,6 +29,10 @@ ALLOWED_METHODS = (b"GET", b"HEAD")
 # Slow or hostile clients: keep-alive is short and requests beyond these sizes are refused.
 KEEP_ALIVE_SECONDS = 5
 MAX_CONNECTIONS = 2048
+# uvicorn limits neither: a request line and headers must arrive within this time (from the
+# connection, or from the previous response) and this size, or the connection is closed.
+HEAD_TIMEOUT_SECONDS = 10
+MAX_HEAD_BYTES = 64 * 1024
 
 
 class FeedApp:
@@ -74,13 +79,16 @@ class FeedApp:
     ) -> None:
         gzipped = stored.gzipped is not None and _accepts_gzip(headers.get(b"accept-encoding", b""))
         etag = stored.etag if not gzipped else stored.etag[:-1] + '-gz"'
+        # A client holding the plain copy may keep it even when it would now take gzip.
+        valid = (etag, stored.etag) if gzipped else (etag,)
+        matched = _not_modified(headers, stored, valid)
         common = [
-            (b"etag", etag.encode()),
+            (b"etag", (matched or etag).encode()),
             (b"last-modified", stored.last_modified_http.encode()),
             (b"cache-control", self.cache_control),
             (b"vary", b"Accept-Encoding"),
         ]
-        if _not_modified(headers, stored, etag):
+        if matched is not None:
             await _respond(send, 304, b"", common, method)
             return
         body = stored.gzipped if gzipped and stored.gzipped is not None else stored.body
@@ -90,34 +98,134 @@ class FeedApp:
         await _respond(send, 200, body, common + extra, method)
 
 
+class _HeadTooBigError(Exception):
+    pass
+
+
+class _GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline and a size cap on each request's head.
+
+    Without them a client that sends half a request line and stalls holds its connection
+    (and a slot of ``limit_concurrency``) for ever, and an endless header grows memory.
+    """
+
+    _head_timer: asyncio.TimerHandle | None = None
+    _in_head = True  # between two requests, or reading one's request line and headers
+    _head_bytes = 0
+    _too_big = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        # A head still incomplete after this many bytes is refused. (The bytes of a read that
+        # also completed the previous head are not counted: one read more at most.)
+        if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
+            self._too_big = True
+            self.send_400_response("")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._head_bytes = 0
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > MAX_HEAD_BYTES:
+            self._too_big = True
+            raise _HeadTooBigError  # the parser stops here; uvicorn calls send_400_response
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head = True
+        self._head_bytes = 0
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm_head_timer()
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._too_big:
+            super().send_400_response(msg)
+        elif not self.transport.is_closing():
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                b"content-type: text/plain; charset=utf-8\r\ncontent-length: 21\r\n"
+                b"connection: close\r\n\r\nrequest head too big\n"
+            )
+            self.transport.close()
+
+    def _arm_head_timer(self) -> None:
+        self._cancel_head_timer()
+        self._head_timer = self.loop.call_later(HEAD_TIMEOUT_SECONDS, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        idle = self.cycle is None or self.cycle.response_complete
+        if idle and not self.pipeline and not self.transport.is_closing():
+            self.transport.close()
+
+
 def _headers(scope: Scope) -> dict[bytes, bytes]:
     return {name.lower(): value for name, value in scope["headers"]}
 
 
 def _accepts_gzip(value: bytes) -> bool:
+    """RFC 9110 12.5.3: gzip when named, else when ``*`` is, with a q-value above zero."""
+    qualities: dict[bytes, float] = {}
     for part in value.lower().split(b","):
-        coding, _, params = part.strip().partition(b";")
-        if coding.strip() in (b"gzip", b"*"):
-            return params.replace(b" ", b"") not in (b"q=0", b"q=0.0", b"q=0.00", b"q=0.000")
-    return False
+        coding, _, params = part.partition(b";")
+        quality = 1.0
+        name, _, q = params.replace(b" ", b"").partition(b"=")
+        if name == b"q":
+            try:
+                quality = float(q)
+            except ValueError:
+                quality = 0.0
+        qualities.setdefault(coding.strip(), quality)
+    quality = qualities.get(b"gzip", qualities.get(b"*", 0.0))
+    return quality > 0
 
 
-def _not_modified(headers: dict[bytes, bytes], stored: StoredFile, etag: str) -> bool:
-    """RFC 9110: If-None-Match wins over If-Modified-Since when both are sent."""
+def _not_modified(
+    headers: dict[bytes, bytes], stored: StoredFile, etags: tuple[str, ...]
+) -> str | None:
+    """The ETag the client's copy still matches (``etags[0]`` for a date), or None.
+
+    RFC 9110: If-None-Match (weak comparison) wins over If-Modified-Since when both are sent.
+    """
     if_none_match = headers.get(b"if-none-match")
     if if_none_match is not None:
         tags = {t.strip().removeprefix(b"W/") for t in if_none_match.split(b",")}
-        return b"*" in tags or etag.encode() in tags or stored.etag.encode() in tags
+        if b"*" in tags:
+            return etags[0]
+        return next((etag for etag in etags if etag.encode() in tags), None)
     if_modified_since = headers.get(b"if-modified-since")
     if if_modified_since is None:
-        return False
+        return None
     try:
         since = parsedate_to_datetime(if_modified_since.decode("latin-1"))
     except (TypeError, ValueError, IndexError):
-        return False
+        return None
     if since.tzinfo is None:
-        return False
-    return stored.last_modified <= since
+        return None
+    return etags[0] if stored.last_modified <= since else None
 
 
 async def _respond(
@@ -139,7 +247,7 @@ def make_server(app: FeedApp, host: str, port: int) -> uvicorn.Server:
         app,
         host=host,
         port=port,
-        http="httptools",
+        http=_GuardedProtocol,
         lifespan="off",
         access_log=False,
         log_config=None,
