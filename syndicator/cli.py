@@ -88,8 +88,9 @@ def main(ctx: click.Context, config_option: str | None, verbose: bool, log_forma
 
 
 @main.command()
+@click.option("--full", is_flag=True, help="Ignore caches: read every post and render every feed.")
 @click.pass_obj
-def build(context: Context) -> None:
+def build(context: Context, full: bool) -> None:
     """Read every post and write every feed whose bytes change."""
     from syndicator.build import build_site
 
@@ -97,7 +98,7 @@ def build(context: Context) -> None:
     with context.writing():
         state = context.open_state()
         try:
-            report = build_site(config, state)
+            report = build_site(config, state, full=full)
         finally:
             state.close()
     echo_build(report)
@@ -210,11 +211,17 @@ def status(context: Context, as_json: bool) -> None:
         click.echo(f"{s.name}  {s.state}  {s.url}{moved}")
         click.echo(
             f"    last poll {s.last_poll or 'never'} (HTTP {s.last_status or '-'}), "
-            f"next {s.next_poll or 'now'}, {s.consecutive_errors} errors in a row, "
+            f"next {_next_poll(s.state, s.next_poll)}, {s.consecutive_errors} errors in a row, "
             f"{s.imported} imported"
         )
         if s.last_error:
             click.echo(f"    last error: {s.last_error}")
+
+
+def _next_poll(state: str, next_poll: str | None) -> str:
+    if state == "gone":
+        return "never (gone)"
+    return next_poll or "now"
 
 
 @main.command()

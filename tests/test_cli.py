@@ -52,6 +52,16 @@ def test_build_twice_reports_nothing_written(clean_site):
     assert "0 files written" in result.stdout
 
 
+def test_build_full_renders_everything_again_and_writes_nothing_new(clean_site):
+    syndicator("--config", str(clean_site), "build", cwd=clean_site.parent)
+    feed = clean_site.parent / "feeds" / "rss.xml"
+    before = feed.read_bytes(), feed.stat().st_mtime_ns
+    result = syndicator("--config", str(clean_site), "build", "--full", cwd=clean_site.parent)
+    assert result.returncode == 0, result.stderr
+    assert "0 files written" in result.stdout
+    assert (feed.read_bytes(), feed.stat().st_mtime_ns) == before
+
+
 def test_build_with_broken_posts_exits_1_naming_them(fixture_site):
     result = syndicator("--config", str(fixture_site), "build", cwd=fixture_site.parent)
     assert result.returncode == 1
