@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,17 +62,22 @@ def scan_posts(config: Config) -> PostScan:
 
 
 def build_site(
-    config: Config, state: State, now: datetime | None = None, full: bool = False
+    config: Config,
+    state: State,
+    now: datetime | None = None,
+    full: bool = False,
+    paths: Collection[Path] | None = None,
 ) -> BuildReport:
     """Bring the feeds up to date with the posts: re-read only new and changed post files,
     regenerate only the feeds whose entries changed, write only bytes that differ.
 
-    ``full`` forgets the index and every cached entry first (the same bytes result).
+    ``full`` forgets the index and every cached entry first (the same bytes result);
+    ``paths`` limits the look for changes to those files (a file watcher's report).
     """
     now = now or datetime.now(UTC)
     index = PostIndex(config, state)
     remove_stale_temporaries(config.feeds.dir)
-    sync = index.sync(full=full)
+    sync = index.sync(full=full, paths=paths)
     specs = _feed_specs(index.feeds(now), config)
     recorded = state.feed_files()
     last_build = index.last_build()

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +29,7 @@ from syndicator.posts import (
     PostFile,
     find_post_files,
     make_post,
+    post_file_at,
     read_text,
     split_front_matter,
 )
@@ -88,7 +89,9 @@ class PostIndex:
 
     # Syncing with the folders
 
-    def sync(self, full: bool = False) -> SyncResult:
+    def sync(self, full: bool = False, paths: Collection[Path] | None = None) -> SyncResult:
+        """Bring the index up to date with the post folders; with ``paths`` (what a file
+        watcher reported), look at those files only instead of walking every folder."""
         result = SyncResult()
         fingerprint = config_fingerprint(self.config)
         if full or self.meta("fingerprint") != fingerprint:
@@ -96,15 +99,16 @@ class PostIndex:
                 db.execute("DELETE FROM post")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
             result.everything = True
-        known = {
-            path: (size, mtime_ns, indexed_ns, sha256)
-            for path, size, mtime_ns, indexed_ns, sha256 in self.db.execute(
-                "SELECT path, size, mtime_ns, indexed_ns, sha256 FROM post"
-            )
-        }
+            paths = None
+        if paths is None:
+            known = self._known(None)
+            files: Iterable[PostFile] = find_post_files(self.config)
+        else:
+            known = self._known([str(p) for p in paths])
+            files = filter(None, (post_file_at(p, self.config) for p in sorted(set(paths))))
         to_read: list[PostFile] = []
         seen: set[str] = set()
-        for file in find_post_files(self.config):
+        for file in files:
             key = str(file.path)
             seen.add(key)
             row = known.get(key)
@@ -119,6 +123,21 @@ class PostIndex:
             self._apply(changed, same, [], result)
         self._apply([], [], deleted, result)
         return result
+
+    def _known(self, paths: list[str] | None) -> dict[str, tuple[int, int, int, str]]:
+        """(size, mtime_ns, indexed_ns, sha256) of the indexed posts: all, or those paths."""
+        query = "SELECT path, size, mtime_ns, indexed_ns, sha256 FROM post"
+        if paths is None:
+            rows: Iterable[tuple[str, int, int, int, str]] = self.db.execute(query)
+        else:
+            rows = [
+                row
+                for batch in _batches(paths)
+                for row in self.db.execute(
+                    f"{query} WHERE path IN ({','.join('?' * len(batch))})", batch
+                )
+            ]
+        return {path: (size, mtime, indexed, sha) for path, size, mtime, indexed, sha in rows}
 
     def _read(self, files: list[PostFile]) -> Iterator[list[_Parsed]]:
         """The files parsed, a chunk at a time (so a cold build never holds them all)."""

@@ -71,6 +71,7 @@ def find_post_files(config: Config) -> Iterator[PostFile]:
     Hidden files and folders (editor swap files, our own temporaries) are passed over.
     """
     extensions = set(config.posts.extensions)
+    seen: set[Path] = set()  # a folder listed inside another is read once, as the first
     for folder in config.posts.dirs:
         if not folder.is_dir():
             continue
@@ -80,11 +81,32 @@ def find_post_files(config: Config) -> Iterator[PostFile]:
                 if name.startswith(".") or Path(name).suffix.lower() not in extensions:
                     continue
                 path = Path(root, name)
+                if path in seen:
+                    continue
+                seen.add(path)
                 try:
                     stat = path.stat()
                 except OSError:
                     continue
                 yield PostFile(path, folder, stat.st_size, stat.st_mtime_ns)
+
+
+def post_file_at(path: Path, config: Config) -> PostFile | None:
+    """The post file at ``path`` as ``find_post_files`` would list it, or None if there is
+    none (deleted, hidden, another extension, outside the post folders)."""
+    if path.suffix.lower() not in config.posts.extensions:
+        return None
+    for folder in config.posts.dirs:
+        if not path.is_relative_to(folder):
+            continue
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            return None
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        return PostFile(path, folder, stat.st_size, stat.st_mtime_ns) if path.is_file() else None
+    return None
 
 
 def read_text(path: Path) -> str:

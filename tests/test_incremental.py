@@ -214,3 +214,34 @@ def test_content_change_with_the_same_size_and_mtime_is_seen(site: Config, tmp_p
         "第7篇的改文".encode() in (site.feeds.dir / "categories" / "alpha" / "rss.xml").read_bytes()
     )
     assert feed_bytes(site) == cold_bytes(site, tmp_path)
+
+
+def test_sync_of_reported_paths_only(site: Config, tmp_path: Path) -> None:
+    """What a file watcher reports is enough: an added, an edited and a deleted post."""
+    root = site.path.parent
+    run(site)
+    added = post(
+        root / "_posts", "2024-05-20-new.md", "新文章", "2024-05-20 09:00:00 +0800", "alpha"
+    )
+    (root / "_posts" / "2024-05-07-p7.md").unlink()
+    unrelated = root / "_posts" / "notes.txt"
+    unrelated.write_text("not a post", encoding="utf-8")
+    with State.open(site.state.path) as state:
+        report = build_site(
+            site,
+            state,
+            now=NOW,
+            paths=[added, root / "_posts" / "2024-05-07-p7.md", unrelated],
+        )
+    assert report.posts == 8
+    assert feed_bytes(site) == cold_bytes(site, tmp_path)
+
+
+def test_reported_paths_miss_nothing_the_next_full_walk_finds(site: Config, tmp_path: Path) -> None:
+    root = site.path.parent
+    run(site)
+    post(root / "_posts", "2024-05-20-new.md", "新文章", "2024-05-20 09:00:00 +0800", "alpha")
+    with State.open(site.state.path) as state:
+        assert build_site(site, state, now=NOW, paths=[]).written == []
+    assert run(site).written  # the walk finds what no one reported
+    assert feed_bytes(site) == cold_bytes(site, tmp_path)
