@@ -58,7 +58,7 @@ class Metrics:
         self.polls.labels(outcome.name, outcome.result).inc()
         if outcome.result == "failed":
             self.fetch_errors.labels(outcome.error_kind or "other").inc()
-        else:
+        elif outcome.result in ("imported", "unchanged"):  # a 410 Gone is no success
             self.last_success.labels(outcome.name).set(now)
         if outcome.written:
             self.imported.labels(outcome.name).inc(len(outcome.written))
