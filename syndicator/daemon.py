@@ -15,7 +15,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +50,7 @@ POLL_WORKERS = 16
 FIRST_POLL_JITTER = 2.0
 REBUILD_JOB = "rebuild"
 RESCAN_JOB = "rescan"
+HOOK_JOB = "hook"
 
 # Chosen on purpose (APScheduler's defaults skip a job that is one second late):
 # - misfire_grace_time=None: a poll or rebuild that starts late still runs, however late;
@@ -59,36 +60,41 @@ JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1
 
 
 @dataclass
-class _RebuildRequests:
-    """Whether a rebuild is wanted, and whether a rebuild job will see that."""
+class _Requests:
+    """Work asked for and not yet done, for a job that takes it all at once: a rebuild (with
+    the post files that changed, or None: look at every file) or a hook run."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     pending: bool = False
-    active: bool = False  # a rebuild job is scheduled or running and will see new requests
+    paths: set[Path] | None = field(default_factory=set)
+    active: bool = False  # a job is scheduled or running and will see new requests
 
-    def add(self) -> bool:
-        """Ask for a rebuild; True when no rebuild job is active, so the caller must schedule one."""
+    def add(self, paths: Collection[Path] | None = None) -> bool:
+        """Ask for the work; True when no job is active, so the caller must schedule one."""
         with self.lock:
             self.pending = True
+            if paths is None or self.paths is None:
+                self.paths = None
+            else:
+                self.paths.update(paths)
             if self.active:
                 return False
             self.active = True
             return True
 
-    def take(self) -> bool:
-        """True if a rebuild was asked for since the last take; False ends the job."""
+    def take(self) -> tuple[bool, set[Path] | None]:
+        """(whether work was asked for since the last take, its paths); False ends the job."""
         with self.lock:
             if not self.pending:
                 self.active = False
-                return False
-            self.pending = False
-            return True
+                return False, set()
+            paths, self.pending, self.paths = self.paths, False, set()
+            return True, paths
 
     def failed(self) -> None:
-        """The job died: the rebuild is still wanted, and the next request schedules a job."""
+        """The job died: the work is still wanted, and the next request schedules a job."""
         with self.lock:
-            self.pending = True
-            self.active = False
+            self.pending, self.paths, self.active = True, None, False
 
 
 class Daemon:
@@ -103,9 +109,10 @@ class Daemon:
             job_defaults=JOB_DEFAULTS,
             timezone=UTC,
         )
-        self.requests = _RebuildRequests()
+        self.requests = _Requests()
+        self.hook_requests = _Requests()
+        self.reload_lock = threading.Lock()
         self.observer: Observer | None = None
-        self.hook_lock = threading.Lock()
 
     # Life cycle
 
@@ -139,21 +146,39 @@ class Daemon:
             log.info("daemon stopped; no write in flight")
 
     def reload(self, config_path: Path) -> bool:
-        """Load the config again; a bad one is rejected and the running one kept."""
+        """Load the config again; a bad one is rejected and the running one kept.
+
+        Upstreams, post folders, rescan interval and everything a build uses take effect;
+        the server's host, port and folder need a restart (said in the log).
+        """
+        with self.reload_lock:
+            try:
+                return self._reload(config_path)
+            except Exception:
+                log.exception("config not reloaded, the running one is kept")
+                return False
+
+    def _reload(self, config_path: Path) -> bool:
         try:
             new = load_config(config_path)
         except ConfigError as error:
             log.error("config not reloaded, the running one is kept: %s", error)
             return False
         with self.work_lock:
-            old = {u.name: u for u in self.config.upstreams}
+            old = self.config
             self.config = new
             self.fetcher = make_fetcher(new)
-        for name in old.keys() - {u.name for u in new.upstreams}:
+        before = {u.name: u for u in old.upstreams}
+        for name in before.keys() - {u.name for u in new.upstreams}:
             self._remove_job(f"poll:{name}")
         for upstream in new.upstreams:
-            if old.get(upstream.name) != upstream:
+            if before.get(upstream.name) != upstream:
                 self._schedule_poll(upstream, first=True)
+        if new.posts.dirs != old.posts.dirs:
+            self._watch_posts()
+        self._schedule_rescan()
+        if (new.server, new.feeds.dir) != (old.server, old.feeds.dir):
+            log.warning("[server] and feeds.dir changes take effect when syndicator restarts")
         self.request_rebuild()
         log.info("config reloaded from %s: %d upstreams", config_path, len(new.upstreams))
         return True
@@ -216,13 +241,14 @@ class Daemon:
             f" ({len(outcome.written)} posts)" if outcome.written else "",
         )
         if outcome.written:
-            self.request_rebuild()
+            self.request_rebuild(outcome.written)
 
     # Rebuilding
 
-    def request_rebuild(self) -> None:
-        """Bring the feeds up to date soon; requests close together make one build."""
-        if self.requests.add() and not self.stopping.is_set():
+    def request_rebuild(self, paths: Collection[Path] | None = None) -> None:
+        """Bring the feeds up to date soon, looking at these post files (None: at all of
+        them); requests close together make one build."""
+        if self.requests.add(paths) and not self.stopping.is_set():
             self.scheduler.add_job(
                 self._rebuild_job,
                 "date",
@@ -234,9 +260,10 @@ class Daemon:
     def _rebuild_job(self) -> None:
         try:
             while not self.stopping.is_set():
-                if not self.requests.take():
+                wanted, paths = self.requests.take()
+                if not wanted:
                     return
-                self._rebuild()
+                self._rebuild(paths)
         except Exception:
             # A bug, SQLite's "disk full", an unreadable state: logged, and the next change,
             # poll or rescan schedules a new job (left active, no rebuild would ever run again).
@@ -244,21 +271,22 @@ class Daemon:
             self.metrics.write_errors.inc()
             self.requests.failed()
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, paths: set[Path] | None) -> None:
         started = time.perf_counter()
         with self.work_lock:
             if self.stopping.is_set():
                 return
             try:
                 with self._writing(), self._state() as state:
-                    report = build_site(self.config, state)
+                    report = build_site(self.config, state, paths=paths)
             except LockTimeoutError as error:
                 log.error("feeds not rebuilt now: %s", error)
-                self.request_rebuild()
+                self.request_rebuild(paths)
                 return
             except OSError as error:
                 self.metrics.write_errors.inc()
                 log.error("feeds not written (the old ones stay served): %s", error)
+                self.requests.add(paths)  # tried again with the next change or rescan
                 return
         seconds = time.perf_counter() - started
         self.metrics.record_build(report, seconds)
@@ -272,7 +300,7 @@ class Daemon:
                 len(report.removed),
                 seconds,
             )
-            self._run_hook()
+            self.request_hook()
 
     def _schedule_rescan(self) -> None:
         self.scheduler.add_job(
@@ -284,6 +312,8 @@ class Daemon:
         )
 
     def _watch_posts(self) -> None:
+        if self.observer is not None:
+            self.observer.stop()
         handler = _PostEvents(self.config.posts.extensions, self.request_rebuild)
         observer = Observer()
         for folder in self.config.posts.dirs:
@@ -293,18 +323,25 @@ class Daemon:
         observer.start()
         self.observer = observer
 
-    # The operator's hook
+    # The operator's hook: a job of its own, so a slow hook never holds up a rebuild
+
+    def request_hook(self) -> None:
+        if self.config.hooks.after_change and self.hook_requests.add():
+            self.scheduler.add_job(self._hook_job, id=HOOK_JOB, replace_existing=True)
+
+    def _hook_job(self) -> None:
+        try:
+            while not self.stopping.is_set() and self.hook_requests.take()[0]:
+                self._run_hook()
+        except Exception:
+            log.exception("hook not run")
+            self.hook_requests.failed()
 
     def _run_hook(self) -> None:
         command = self.config.hooks.after_change
-        if not command or not self.hook_lock.acquire(blocking=False):
+        if not command:
             return
-        try:
-            status, output = _run_command(
-                command, self.config.path.parent, self.config.hooks.timeout
-            )
-        finally:
-            self.hook_lock.release()
+        status, output = _run_command(command, self.config.path.parent, self.config.hooks.timeout)
         output = output.strip()
         tail = f": {output[-2000:]}" if output else ""
         if status is None:
@@ -354,9 +391,12 @@ def _run_command(command: str, cwd: Path, timeout: float) -> tuple[int | None, s
 
 
 class _PostEvents(FileSystemEventHandler):
-    """Any change to a post file (or a folder of them) asks for a rebuild."""
+    """A changed post file asks for a rebuild that looks at it (and where it moved to); a
+    folder created, deleted or moved asks for one that looks at every file."""
 
-    def __init__(self, extensions: tuple[str, ...], on_change: Callable[[], None]) -> None:
+    def __init__(
+        self, extensions: tuple[str, ...], on_change: Callable[[Collection[Path] | None], None]
+    ) -> None:
         self.extensions = extensions
         self.on_change = on_change
 
@@ -364,17 +404,16 @@ class _PostEvents(FileSystemEventHandler):
         if event.event_type in ("opened", "closed_no_write"):
             return
         if event.is_directory:
-            # A folder of posts moved in, out or away; "modified" only echoes its files.
+            # "modified" on a folder only echoes its files' events.
             if event.event_type in ("created", "deleted", "moved"):
-                self.on_change()
+                self.on_change(None)
             return
-        paths = [event.src_path, getattr(event, "dest_path", "")]
-        if any(self._is_post(str(p)) for p in paths if p):
-            self.on_change()
+        paths = {Path(str(p)) for p in (event.src_path, getattr(event, "dest_path", "")) if p}
+        if any(self._is_post(path) for path in paths):
+            self.on_change(paths)
 
-    def _is_post(self, path: str) -> bool:
-        name = Path(path).name
-        return not name.startswith(".") and Path(name).suffix.lower() in self.extensions
+    def _is_post(self, path: Path) -> bool:
+        return not path.name.startswith(".") and path.suffix.lower() in self.extensions
 
 
 def run_daemon(config: Config, config_path: Path) -> None:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -110,7 +109,7 @@ def load_file(path: Path) -> StoredFile:
         body=body,
         gzipped=gzipped if gzipped is not None and len(gzipped) < len(body) else None,
         etag=f'"{digest}"',
-        last_modified=newest_date(path, body),
+        last_modified=changed_at(path),
         content_type=content_type(path),
     )
 
@@ -121,22 +120,9 @@ def content_type(path: Path) -> str:
     )
 
 
-def newest_date(path: Path, body: bytes) -> datetime:
-    """A feed's Last-Modified: its newest entry's date, the same on every rebuild and on
-    every replica; other files fall back to their modification time."""
-    found: datetime | None = None
-    try:
-        if path.name == "feed.json":
-            items = json.loads(body).get("items", [])
-            dates = [
-                datetime.fromisoformat(i["date_modified"]) for i in items if "date_modified" in i
-            ]
-            found = max(dates, default=None)
-        elif path.suffix == ".xml" and (match := _XML_FEED_DATE.search(body, 0, 8192)):
-            text = match.group(1).decode()
-            found = parsedate_to_datetime(text) if "," in text else datetime.fromisoformat(text)
-    except (ValueError, TypeError, KeyError, AttributeError):
-        found = None
-    if found is None:
-        found = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    return found.astimezone(UTC).replace(microsecond=0)
+def changed_at(path: Path) -> datetime:
+    """Last-Modified: when the file's bytes last changed. Feeds are rewritten only when
+    their bytes change, so that is the file's modification time. (Not the newest entry's
+    date: an entry dated earlier can still be added, and a client asking If-Modified-Since
+    would then be told, wrongly, that nothing changed.)"""
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(microsecond=0)

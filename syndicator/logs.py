@@ -15,7 +15,11 @@ def configure_logging(log_format: str, level: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(
-            JsonFormatter(JSON_FIELDS, rename_fields={"asctime": "time", "levelname": "level"})
+            JsonFormatter(
+                JSON_FIELDS,
+                rename_fields={"asctime": "time", "levelname": "level"},
+                json_ensure_ascii=False,  # names and titles are CJK: keep them readable
+            )
         )
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))

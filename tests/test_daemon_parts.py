@@ -29,7 +29,7 @@ from watchdog.events import (
 )
 
 from syndicator.config import Config, load_config
-from syndicator.daemon import REBUILD_DELAY, REBUILD_JOB, Daemon, _PostEvents, _RebuildRequests
+from syndicator.daemon import REBUILD_DELAY, REBUILD_JOB, Daemon, _PostEvents, _Requests
 
 
 def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
@@ -60,28 +60,28 @@ def daemons() -> Iterator[Callable[[Config], Daemon]]:
 
 
 def test_requests_before_the_job_runs_join_it() -> None:
-    requests = _RebuildRequests()
+    requests = _Requests()
     assert requests.add() is True  # the caller schedules the job
     assert [requests.add() for _ in range(99)] == [False] * 99  # they join it
-    assert requests.take() is True  # the job builds once for all hundred
-    assert requests.take() is False  # and ends
+    assert requests.take()[0] is True  # the job builds once for all hundred
+    assert requests.take()[0] is False  # and ends
     assert requests.add() is True  # the next request schedules a new job
 
 
 def test_a_request_during_a_running_rebuild_is_not_lost() -> None:
-    requests = _RebuildRequests()
+    requests = _Requests()
     assert requests.add() is True
-    assert requests.take() is True  # building...
+    assert requests.take()[0] is True  # building...
     assert requests.add() is False  # ...a post arrives: the running job will see it
-    assert requests.take() is True  # so it builds again
-    assert requests.take() is False
-    assert requests.take() is False  # an ended job stays ended
+    assert requests.take()[0] is True  # so it builds again
+    assert requests.take()[0] is False
+    assert requests.take()[0] is False  # an ended job stays ended
 
 
 def test_no_request_is_lost_under_contention() -> None:
     """Producers on many threads, a job started whenever ``add`` says so: every request is
     followed by a build that started after it, and never two jobs run at once."""
-    requests = _RebuildRequests()
+    requests = _Requests()
     clock = iter(range(10**9))
     clock_lock = threading.Lock()
     build_starts: list[int] = []
@@ -99,7 +99,7 @@ def test_no_request_is_lost_under_contention() -> None:
         if running[0] > 1:
             overlaps.append(running[0])
         try:
-            while requests.take():
+            while requests.take()[0]:
                 build_starts.append(tick())
                 time.sleep(0.001)
         finally:
@@ -136,7 +136,7 @@ def counting(site_config: Callable[..., Config], daemons: Callable) -> Iterator[
     hold.set()
     behaviour: dict[str, object] = {"raise": None}
 
-    def rebuild() -> None:
+    def rebuild(paths: object = None) -> None:
         calls.append(time.monotonic())
         error = behaviour["raise"]
         behaviour["raise"] = None
@@ -271,7 +271,7 @@ def test_a_good_config_adds_removes_and_changes_poll_jobs(
     daemon, path = reloadable
     before = poll_jobs(daemon)
     assert set(before) == {"poll:a", "poll:b", "poll:d"}
-    daemon.requests = _RebuildRequests()  # forget the start's rebuild
+    daemon.requests = _Requests()  # forget the start's rebuild
     path.write_text(
         SITE_TOML + upstreams_toml({"a": 'interval = "2h"', "c": "", "d": ""}), encoding="utf-8"
     )
@@ -305,20 +305,26 @@ def test_the_hook_runs_after_a_rebuild_that_wrote_files(
     posts, ran = config.path.parent / "_posts", config.path.parent / "hook.log"
     write_post(posts, "2022-01-01-a.md")
     daemon = daemons(config)
+    daemon.scheduler.start()
 
-    daemon._rebuild()
-    assert ran.read_text() == "ran\n"
+    def hook_ran(times: int) -> None:
+        wait_until(lambda: ran.exists() and ran.read_text() == "ran\n" * times, 10, "the hook")
+        wait_until(lambda: not daemon.hook_requests.active, 10, "the hook job to end")
+
+    daemon._rebuild(None)
+    hook_ran(1)
     [record] = hook_records(caplog)
     assert record.levelno == logging.INFO
     assert "exited 0" in record.getMessage()
     assert "to-stdout" in record.getMessage() and "to-stderr" in record.getMessage()
 
-    daemon._rebuild()  # nothing changed, nothing written: no hook
+    daemon._rebuild(None)  # nothing changed, nothing written: no hook
+    time.sleep(0.5)
     assert ran.read_text() == "ran\n"
 
     write_post(posts, "2022-01-02-b.md", 'title: "二"\ndate: 2022-01-02 10:00:00 +0800\n')
-    daemon._rebuild()
-    assert ran.read_text() == "ran\nran\n"
+    daemon._rebuild(None)
+    hook_ran(2)
     assert len(hook_records(caplog)) == 2
 
 
@@ -365,14 +371,17 @@ def test_never_two_hooks_at_once(site_config: Callable[..., Config], daemons: Ca
         "echo run >> runs.log",
     )
     daemon = daemons(config)
-    threads = [threading.Thread(target=daemon._run_hook) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    daemon._run_hook()  # and one after: the lock was released
+    daemon.scheduler.start()
+    runs = config.path.parent / "runs.log"
+    for _ in range(6):
+        daemon.request_hook()
+        time.sleep(0.05)
+    wait_until(lambda: runs.exists() and not daemon.hook_requests.active, 10, "the hooks")
+    daemon.request_hook()  # and one after the job ended: a new job runs it
+    wait_until(lambda: runs.read_text().count("run") >= 3, 10, "a later hook")
     assert not (config.path.parent / "overlap.log").exists()
-    assert (config.path.parent / "runs.log").read_text().count("run") >= 2
+    # Six requests while a run is under way make one more run, not six.
+    assert runs.read_text().count("run") <= 4
 
 
 class GrowingUpstream(ThreadingHTTPServer):
@@ -474,7 +483,7 @@ EXTENSIONS = (".md", ".markdown", ".html")
 )
 def test_post_events_ask_for_a_rebuild(event: object) -> None:
     calls = []
-    _PostEvents(EXTENSIONS, lambda: calls.append(1)).on_any_event(event)
+    _PostEvents(EXTENSIONS, lambda paths: calls.append(1)).on_any_event(event)
     assert calls == [1]
 
 
@@ -496,7 +505,7 @@ def test_post_events_ask_for_a_rebuild(event: object) -> None:
 )
 def test_other_events_are_ignored(event: object) -> None:
     calls = []
-    _PostEvents(EXTENSIONS, lambda: calls.append(1)).on_any_event(event)
+    _PostEvents(EXTENSIONS, lambda paths: calls.append(1)).on_any_event(event)
     assert calls == []
 
 
@@ -507,7 +516,7 @@ def test_the_watcher_sees_real_file_operations(
     posts, old = config.posts.dirs
     daemon = daemons(config)
     calls: list[float] = []
-    daemon.request_rebuild = lambda: calls.append(time.monotonic())
+    daemon.request_rebuild = lambda paths=None: calls.append(time.monotonic())
     daemon._watch_posts()
     time.sleep(0.2)
 
