@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,7 +105,7 @@ def build_site(
         problems=index.problems(),
         notices=index.shadowed(),
     )
-    files: dict[str, bytes] = {}
+    files: Iterable[tuple[str, bytes]] = ()
     if chosen or relist:
         # Loaded only when there is something to render: a build with nothing to do stays
         # as quick to start as the index is to check.
@@ -112,10 +113,10 @@ def build_site(
 
         files = render_feeds(chosen, index, config, now, report)
         if relist:
-            files.update(render_listing(specs, config))
+            files = itertools.chain(files, render_listing(specs, config))
     wanted = {name for names in expected.values() for name in names} | set(LISTING_FILES)
-    write_files(files, config.feeds.dir, state, report, wanted)
-    report.unchanged += len(wanted) - len(files)  # not even regenerated
+    rendered = write_files(files, config.feeds.dir, state, report, wanted)
+    report.unchanged += len(wanted) - rendered  # not even regenerated
     index.set_meta("listing", listing)
     index.set_meta("last_build", str(now.timestamp()))
     return report
@@ -150,12 +151,20 @@ def _listing_key(specs: list[FeedSpec], config: Config) -> str:
 
 
 def write_files(
-    files: dict[str, bytes], folder: Path, state: State, report: BuildReport, wanted: set[str]
-) -> None:
-    """Write what changed; remove the files we wrote before that are no longer ``wanted``."""
+    files: Iterable[tuple[str, bytes]],
+    folder: Path,
+    state: State,
+    report: BuildReport,
+    wanted: set[str],
+) -> int:
+    """Write each file as it comes (a large site's feeds are never all held at once) if its
+    bytes changed; remove the files we wrote before that are no longer ``wanted``. Returns
+    how many files came."""
     recorded = state.feed_files()
     changed: dict[str, tuple[str, int]] = {}
-    for relative, data in sorted(files.items()):
+    count = 0
+    for relative, data in files:
+        count += 1
         digest = hashlib.sha256(data).hexdigest()
         if write_if_changed(folder / relative, data):
             report.written.append(relative)
@@ -166,8 +175,10 @@ def write_files(
     removed = sorted(set(recorded) - wanted)
     for relative in removed:
         _remove_feed(folder, relative)
+    report.written.sort()
     report.removed = removed
     state.record_feed_files(changed, removed)
+    return count
 
 
 def _remove_feed(folder: Path, relative: str) -> None:

@@ -25,28 +25,29 @@ if TYPE_CHECKING:
 
 RENDERERS = {"rss": render_rss, "atom": render_atom, "json": render_json}
 PARALLEL_ENTRIES = 200
+CACHE_BATCH = 200
 
 
 def render_feeds(
     specs: list[FeedSpec], index: PostIndex, config: Config, now: datetime, report: BuildReport
-) -> dict[str, bytes]:
+) -> Iterator[tuple[str, bytes]]:
+    """(file name, bytes) of each chosen feed in each format, one at a time."""
     members = {
         spec: index.newest((spec.kind, spec.slug), now, config.feeds.max_items) for spec in specs
     }
     entries = _entries_for(members, index, config, report)
-    files: dict[str, bytes] = {}
     for spec, posts in members.items():
         feed_entries = [entries[post.path] for post in posts if post.path in entries]
         meta = feed_meta(spec, config)
         prefix = f"{spec.folder}/" if spec.folder else ""
         for fmt in config.feeds.formats:
-            files[f"{prefix}{FILE_NAMES[fmt]}"] = RENDERERS[fmt](meta, feed_entries, config)
-    return files
+            yield f"{prefix}{FILE_NAMES[fmt]}", RENDERERS[fmt](meta, feed_entries, config)
 
 
-def render_listing(specs: list[FeedSpec], config: Config) -> dict[str, bytes]:
+def render_listing(specs: list[FeedSpec], config: Config) -> Iterator[tuple[str, bytes]]:
     listed = [_listed(spec, config) for spec in specs]
-    return {"feeds.opml": render_opml(listed, config), "index.html": render_index(listed, config)}
+    yield "feeds.opml", render_opml(listed, config)
+    yield "index.html", render_index(listed, config)
 
 
 def _listed(spec: FeedSpec, config: Config) -> ListedFeed:
@@ -80,6 +81,9 @@ def _entries_for(
         assert rendered is not None
         entries[post.path] = entry_from_json(rendered)
         fresh.append((post.path, rendered))
+        if len(fresh) >= CACHE_BATCH:
+            index.cache_entries(fresh)
+            fresh.clear()
     index.cache_entries(fresh)
     return entries
 
@@ -90,9 +94,15 @@ def _render_entries(posts: list[Post], config: Config) -> Iterator[tuple[str | N
     if len(posts) < PARALLEL_ENTRIES or (os.cpu_count() or 1) < 2:
         return (_render_entry(post, config) for post in posts)
     # fork: the workers start with everything already imported and the config in hand.
+    return _render_in_workers(posts, config)
+
+
+def _render_in_workers(
+    posts: list[Post], config: Config
+) -> Iterator[tuple[str | None, str | None]]:
     pool = ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=get_context("fork"))
     with pool:
-        return iter(list(pool.map(_render_entry, posts, [config] * len(posts), chunksize=50)))
+        yield from pool.map(_render_entry, posts, [config] * len(posts), chunksize=50)
 
 
 def _render_entry(post: Post, config: Config) -> tuple[str | None, str | None]:
