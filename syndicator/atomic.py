@@ -8,11 +8,25 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, sync_folder: bool = True) -> None:
     """Write to a temporary file in the same folder, fsync it, rename it over ``path``.
 
-    The folder is fsynced too, so the rename itself survives a power cut.
+    The folder is fsynced too, so the rename itself survives a power cut; a caller writing
+    many files into one folder passes ``sync_folder=False`` and calls ``fsync_folder`` once
+    after the last, before it relies on them. An OSError (a full
+    disk, a read-only or unwritable folder) names ``path``, whichever step failed: the
+    operator learns which file could not be written, not only that something could not.
     """
+    try:
+        _write_atomic(path, data, sync_folder)
+    except OSError as error:
+        if error.filename == str(path):
+            raise
+        # OSError(errno, …) gives the matching subclass (PermissionError for EACCES, …).
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from error
+
+
+def _write_atomic(path: Path, data: bytes, sync_folder: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -26,7 +40,8 @@ def write_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-    fsync_folder(path.parent)
+    if sync_folder:
+        fsync_folder(path.parent)
 
 
 def fsync_folder(folder: Path) -> None:

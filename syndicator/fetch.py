@@ -322,7 +322,9 @@ class Fetcher:
         self._max_redirects = max_redirects
         self._session = requests.Session()
         self._session.trust_env = False
-        adapter = _Adapter(max_retries=0)
+        # As many pooled connections per host as the poller has fetch threads (16), so
+        # upstreams on one host don't open and discard connections.
+        adapter = _Adapter(max_retries=0, pool_maxsize=16)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers.update(

@@ -11,8 +11,11 @@ written twice, even if the upstream has dropped the entry by then.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import random
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -21,7 +24,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from syndicator import __version__
-from syndicator.atomic import write_atomic
+from syndicator.atomic import fsync_folder, write_atomic
 from syndicator.build import BuildReport, build_site
 from syndicator.config import Config, UpstreamConfig
 from syndicator.dates import rfc3339
@@ -37,6 +40,8 @@ FETCH_WORKERS = 16
 # many entries a poll; the rest wait for the next one.
 MAX_NEW_ENTRIES_PER_POLL = 200
 RETRY_STATUSES = frozenset({429, 503})
+# What write_atomic names its temporaries for a post file (tempfile's 8 random characters).
+_POST_TEMPORARY = re.compile(r"\.\d{4}-\d\d-\d\d-[^/]*\.md\.[a-z0-9_]{8}\.tmp")
 
 
 @dataclass
@@ -164,6 +169,21 @@ def fetch_upstream(fetcher: Fetcher, row: UpstreamRow, zone: tzinfo) -> Fetched:
 
 
 def apply_fetched(
+    config: Config,
+    state: State,
+    upstream: UpstreamConfig,
+    row: UpstreamRow,
+    fetched: Fetched,
+) -> PollOutcome:
+    # The daemon recovers at start only: posts a failed write left pending (the disk was
+    # full) are written by the next poll, once there is room again, not at the next restart.
+    recovered = write_pending(config, state)
+    outcome = _apply(config, state, upstream, row, fetched)
+    outcome.written[:0] = recovered  # they need the same rebuild
+    return outcome
+
+
+def _apply(
     config: Config,
     state: State,
     upstream: UpstreamConfig,
@@ -315,8 +335,10 @@ def import_entries(
     written = []
     for imported, text in posts:
         path = folder / imported.post_path
-        write_atomic(path, text.encode())
+        write_atomic(path, text.encode(), sync_folder=False)
         written.append(path)
+    if written:
+        fsync_folder(folder)  # once for the batch, before the posts count as written
     with state.transaction():
         for imported, _ in posts:
             state.entry_written(imported.upstream, imported.entry_key)
@@ -417,14 +439,45 @@ def _entry_date(entry: UpstreamEntry) -> datetime:
 
 
 def recover_pending(config: Config, state: State) -> int:
-    """Write out the posts a killed poll recorded but may not have written."""
+    """Write out the posts a killed poll recorded but may not have written, and remove the
+    temporary files such a poll left in the post folder (called under the write lock, so no
+    other writer's temporary is there)."""
+    remove_post_temporaries(config.posts.dirs[0])
+    return len(write_pending(config, state))
+
+
+def write_pending(config: Config, state: State) -> list[Path]:
+    """Write the posts recorded but not known to be on disk: a killed poll's, or those a
+    failed write (a full disk, an unwritable folder) left behind."""
+    written = []
     pending = state.pending_posts()
-    for upstream, key, post_path, text in pending:
-        write_atomic(config.posts.dirs[0] / post_path, text.encode())
-        state.entry_written(upstream, key)
-    if pending:
-        log.info("wrote %d posts an interrupted poll had left pending", len(pending))
-    return len(pending)
+    for _, _, post_path, text in pending:
+        path = config.posts.dirs[0] / post_path
+        write_atomic(path, text.encode(), sync_folder=False)
+        written.append(path)
+    if written:
+        fsync_folder(config.posts.dirs[0])
+    with state.transaction():
+        for upstream, key, _, _ in pending:
+            state.entry_written(upstream, key)
+    if written:
+        log.info("wrote %d posts an interrupted poll had left pending", len(written))
+    return written
+
+
+def remove_post_temporaries(folder: Path) -> int:
+    """Delete the temporaries ``write_atomic`` makes for polled posts (``.<name>.md.<random>.tmp``)
+    that a kill left in ``folder``; returns how many. Only that exact shape is touched."""
+    removed = 0
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(folder):
+            if _POST_TEMPORARY.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+    if removed:
+        log.info("removed %d temporary files an interrupted poll had left in %s", removed, folder)
+    return removed
 
 
 def poll_and_rebuild(

@@ -86,6 +86,9 @@ MIGRATIONS: tuple[str, ...] = (
         data TEXT NOT NULL
     );
     """,
+    """
+    CREATE INDEX imported_entry_by_key ON imported_entry (entry_key);
+    """,
 )
 
 

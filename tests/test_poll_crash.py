@@ -165,11 +165,11 @@ def test_interrupted_between_recording_and_writing_loses_and_duplicates_nothing(
     real_write = poll_module.write_atomic
     writes = []
 
-    def dying_write(path, data):
+    def dying_write(path, data, **options):
         if len(writes) == 3:
             raise SystemExit("killed")
         writes.append(path)
-        real_write(path, data)
+        real_write(path, data, **options)
 
     monkeypatch.setattr(poll_module, "write_atomic", dying_write)
     with pytest.raises(SystemExit):
