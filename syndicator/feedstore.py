@@ -9,10 +9,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -29,9 +29,8 @@ FEED_CONTENT_TYPES = {
     "feed.json": "application/feed+json; charset=utf-8",
 }
 MAX_PATH_LENGTH = 1024
+MAX_RESOLVED = 10_000
 _GZIP_MIN_SIZE = 256
-# The feed-level date comes before the first entry in every feed syndicator writes.
-_XML_FEED_DATE = re.compile(rb"<(?:lastBuildDate|updated)>([^<]{10,40})</")
 
 
 @dataclass(frozen=True)
@@ -42,34 +41,48 @@ class StoredFile:
     last_modified: datetime
     content_type: str
 
-    @property
+    @cached_property
     def last_modified_http(self) -> str:
         return format_datetime(self.last_modified, usegmt=True)
+
+    @cached_property
+    def gzip_etag(self) -> str:
+        """The gzip copy is another representation, so it has an ETag of its own."""
+        return self.etag[:-1] + '-gz"'
 
 
 class FeedStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cache: dict[str, tuple[tuple[int, int, int], StoredFile]] = {}
+        # Request path -> the real file it resolved to (always inside the folder): resolving
+        # (realpath) costs more than the rest of a request, and the paths asked for are few.
+        self._resolved: dict[str, str] = {}
 
     def lookup(self, raw_path: str) -> StoredFile | None:
         """The file for a request path (percent-encoded as sent), or None: for anything
         missing, hidden, outside the folder (``..``, encoded or not, symlinks out), or odd."""
-        path = self.resolve(raw_path)
-        if path is None:
-            return None
-        key = str(path)
+        key = self._resolved.get(raw_path)
+        if key is None:
+            path = self.resolve(raw_path)
+            if path is None:
+                return None
+            key = str(path)
+            if len(self._resolved) >= MAX_RESOLVED:
+                self._resolved.clear()
+            self._resolved[raw_path] = key
         try:
-            stat = path.stat()
+            stat = os.stat(key)
         except OSError:
             self._cache.pop(key, None)
+            self._resolved.pop(raw_path, None)
             return None
         signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
         cached = self._cache.get(key)
         if cached is not None and cached[0] == signature:
             return cached[1]
         try:
-            stored = load_file(path)
+            stored = load_file(Path(key))
         except OSError:
             return None
         self._cache[key] = (signature, stored)

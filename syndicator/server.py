@@ -78,7 +78,7 @@ class FeedApp:
         self, stored: StoredFile, headers: dict[bytes, bytes], method: bytes, send: Send
     ) -> None:
         gzipped = stored.gzipped is not None and _accepts_gzip(headers.get(b"accept-encoding", b""))
-        etag = stored.etag if not gzipped else stored.etag[:-1] + '-gz"'
+        etag = stored.gzip_etag if gzipped else stored.etag
         # A client holding the plain copy may keep it even when it would now take gzip.
         valid = (etag, stored.etag) if gzipped else (etag,)
         matched = _not_modified(headers, stored, valid)
@@ -247,6 +247,7 @@ def make_server(app: FeedApp, host: str, port: int) -> uvicorn.Server:
         app,
         host=host,
         port=port,
+        proxy_headers=False,  # no client addresses are used: skip the middleware per request
         http=_GuardedProtocol,
         lifespan="off",
         access_log=False,
