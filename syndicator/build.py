@@ -79,12 +79,13 @@ def build_site(
     index = PostIndex(config, state)
     remove_stale_temporaries(config.feeds.dir)
     sync = index.sync(full=full, paths=paths)
-    specs = _feed_specs(index.feeds(now), config)
-    recorded = state.feed_files()
     last_build = index.last_build()
-    touched = sync.touched
+    touched = set(sync.touched)
     if last_build is not None:
         touched |= index.feeds_dated_between(last_build, now.timestamp())
+    known_feeds = last_build is not None and not sync.everything
+    specs = _feed_specs(index.feeds(now, recheck=touched if known_feeds else None), config)
+    recorded = state.feed_files()
     expected = {spec: feed_file_names(spec, config) for spec in specs}
     everything = full or sync.everything or last_build is None
     chosen = [

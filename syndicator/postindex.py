@@ -27,9 +27,9 @@ from syndicator.posts import (
     Post,
     PostError,
     PostFile,
-    find_post_files,
     make_post,
     post_file_at,
+    post_file_stats,
     read_text,
     split_front_matter,
 )
@@ -102,18 +102,18 @@ class PostIndex:
             paths = None
         if paths is None:
             known = self._known(None)
-            files: Iterable[PostFile] = find_post_files(self.config)
+            stats: Iterable[tuple[str, Path, int, int]] = post_file_stats(self.config)
         else:
             known = self._known([str(p) for p in paths])
-            files = filter(None, (post_file_at(p, self.config) for p in sorted(set(paths))))
+            found = filter(None, (post_file_at(p, self.config) for p in sorted(set(paths))))
+            stats = ((str(f.path), f.folder, f.size, f.mtime_ns) for f in found)
         to_read: list[PostFile] = []
         seen: set[str] = set()
-        for file in files:
-            key = str(file.path)
+        for key, folder, size, mtime_ns in stats:
             seen.add(key)
             row = known.get(key)
-            if row is None or row[:2] != (file.size, file.mtime_ns) or row[1] >= row[2] - RACY_NS:
-                to_read.append(file)
+            if row is None or row[:2] != (size, mtime_ns) or row[1] >= row[2] - RACY_NS:
+                to_read.append(PostFile(Path(key), folder, size, mtime_ns))
         deleted = [path for path in known if path not in seen]
         for parsed in self._read(to_read):
             # Re-read but the same bytes (a touch, or a time we could not trust): refresh the
@@ -239,19 +239,38 @@ class PostIndex:
 
     # Questions a build asks
 
-    def feeds(self, now: datetime) -> dict[FeedKey, str]:
-        """Every feed with a published post, with its display name (the commonest label)."""
-        counts: dict[FeedKey, dict[str, int]] = {}
+    def feeds(self, now: datetime, recheck: set[FeedKey] | None = None) -> dict[FeedKey, str]:
+        """Every feed with a published post, with its display name (the commonest label).
+
+        With ``recheck`` (the feeds whose posts changed, or whose posts' dates were passed,
+        since the last build) the last build's answer is reused and only those feeds are
+        looked at again: over every post, this query is most of a small build's time.
+        """
+        saved = self.meta("feeds") if recheck is not None else None
+        if saved is None:
+            found = self._labels(now, None)
+        else:
+            found = {(kind, slug): name for kind, slug, name in json.loads(saved)}
+            for key in recheck or ():
+                found.pop(key, None)
+                found.update(self._labels(now, key))
+        self.set_meta("feeds", json.dumps([[*key, name] for key, name in sorted(found.items())]))
+        return found
+
+    def _labels(self, now: datetime, key: FeedKey | None) -> dict[FeedKey, str]:
+        """Display names of every feed, or of the one feed ``key``."""
+        where = "" if key is None else " AND f.kind = ? AND f.slug = ?"
         rows = self.db.execute(
             "SELECT f.kind, f.slug, f.label, count(*) FROM post_feed f JOIN post p ON p.path = f.path "
-            "WHERE p.shadowed = 0 AND f.date_ts <= ? GROUP BY f.kind, f.slug, f.label",
-            (now.timestamp(),),
+            f"WHERE p.shadowed = 0 AND f.date_ts <= ?{where} GROUP BY f.kind, f.slug, f.label",
+            (now.timestamp(), *(key or ())),
         )
+        counts: dict[FeedKey, dict[str, int]] = {}
         for kind, slug, label, count in rows:
             counts.setdefault((kind, slug), {})[label] = count
         return {
-            key: min(labels, key=lambda name: (-labels[name], name))
-            for key, labels in counts.items()
+            feed: min(labels, key=lambda name: (-labels[name], name))
+            for feed, labels in counts.items()
         }
 
     def newest(self, key: FeedKey, now: datetime, limit: int) -> list[Post]:

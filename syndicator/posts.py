@@ -19,7 +19,13 @@ from frontmatter.default_handlers import YAMLHandler
 
 from syndicator.config import Config
 from syndicator.dates import parse_date
-from syndicator.permalink import absolute_iri, filename_parts, post_id, post_url
+from syndicator.permalink import (
+    absolute_iri,
+    escape_permalink,
+    filename_parts,
+    post_id,
+    post_url,
+)
 from syndicator.text import one_line
 
 MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown", ".mkd", ".mkdn", ".mdown"})
@@ -28,6 +34,11 @@ MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown", ".mkd", ".mkdn", ".mdown"})
 _RUBY_SPACE_CHARS = " \t\n\v\f\r"
 _RUBY_WHITESPACE = re.compile(f"[{_RUBY_SPACE_CHARS}]+")
 _HANDLER = YAMLHandler()
+# Limits on front matter (see _load_yaml and _too_big): far above any real post.
+NESTING_SUSPECT = 256
+MAX_FRONT_MATTER_DEPTH = 64
+MAX_FRONT_MATTER_VALUES = 100_000
+MAX_FRONT_MATTER_CHARACTERS = 64 * 1024 * 1024
 
 
 class PostError(Exception):
@@ -70,25 +81,42 @@ def find_post_files(config: Config) -> Iterator[PostFile]:
 
     Hidden files and folders (editor swap files, our own temporaries) are passed over.
     """
+    for location, folder, size, mtime_ns in post_file_stats(config):
+        yield PostFile(Path(location), folder, size, mtime_ns)
+
+
+def post_file_stats(config: Config) -> Iterator[tuple[str, Path, int, int]]:
+    """(path, its post folder, size, mtime_ns) of each file ``find_post_files`` lists, as
+    plain values: a build with nothing changed stats tens of thousands of them."""
     extensions = set(config.posts.extensions)
-    seen: set[Path] = set()  # a folder listed inside another is read once, as the first
+    seen: set[str] = set()  # a folder listed inside another is read once, as the first
     for folder in config.posts.dirs:
         if not folder.is_dir():
             continue
-        for root, dirs, files in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if name.startswith(".") or Path(name).suffix.lower() not in extensions:
-                    continue
-                path = Path(root, name)
-                if path in seen:
-                    continue
-                seen.add(path)
-                try:
-                    stat = path.stat()
-                except OSError:
-                    continue
-                yield PostFile(path, folder, stat.st_size, stat.st_mtime_ns)
+        for location, stat in _walk(str(folder), extensions):
+            if location not in seen:
+                seen.add(location)
+                yield location, folder, stat.st_size, stat.st_mtime_ns
+
+
+def _walk(folder: str, extensions: set[str]) -> Iterator[tuple[str, os.stat_result]]:
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):  # as os.walk: no loops through links
+                yield from _walk(entry.path, extensions)
+                continue
+            if os.path.splitext(entry.name)[1].lower() not in extensions:
+                continue
+            yield entry.path, entry.stat()
+        except OSError:
+            continue
 
 
 def post_file_at(path: Path, config: Config) -> PostFile | None:
@@ -142,15 +170,63 @@ def split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
     except ValueError:
         raise PostError(path, "front matter is not closed: add a '---' line after it") from None
     try:
-        metadata = _HANDLER.load(front)
+        metadata = _load_yaml(front)
     except yaml.YAMLError as error:
         problem = _yaml_problem(error, first_line=blank_lines + 1)
         raise PostError(path, f"invalid YAML front matter: {problem}") from None
+    except (ValueError, TypeError, OverflowError) as error:
+        # PyYAML's constructors raise these themselves: a timestamp such as 0000-01-01 or
+        # 2024-02-30 matches YAML's timestamp pattern and fails as a date.
+        raise PostError(path, f"invalid value in the front matter: {error}") from None
+    except RecursionError:
+        raise PostError(path, "front matter nested too deeply") from None
     if metadata is None:
         metadata = {}
     if not isinstance(metadata, dict):
         raise PostError(path, "front matter is not a mapping of keys to values")
+    if problem := _too_big(metadata):
+        raise PostError(path, problem)
     return metadata, body
+
+
+def _load_yaml(front: str) -> Any:
+    """The front matter loaded; by the pure-Python loader when it could be nested deeply.
+
+    libyaml's composer recurses in C: a front matter of 100,000 nested ``[`` crashes the
+    process (SIGSEGV) where the Python loader raises RecursionError. Ordinary front matter
+    has a few brackets and list items, and keeps the C loader's speed.
+    """
+    if front.count("[") + front.count("{") + front.count("- ") > NESTING_SUSPECT:
+        return yaml.load(front, Loader=yaml.SafeLoader)
+    return _HANDLER.load(front)
+
+
+def _too_big(metadata: dict[str, Any]) -> str | None:
+    """Why the front matter, once YAML aliases are expanded, is too big to use; else None.
+
+    Aliases are references: ``&a [x, x]`` repeated nine levels deep loads as a few objects,
+    but flattening categories or ``str()`` on a title expands it to billions of items (a
+    "billion laughs"). Counted iteratively and abandoned as soon as a limit is passed.
+    """
+    nodes = characters = 0
+    pending: list[tuple[object, int]] = [(metadata, 0)]
+    while pending:
+        value, depth = pending.pop()
+        nodes += 1
+        if isinstance(value, str):
+            characters += len(value)
+        elif isinstance(value, dict):
+            pending.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list | tuple | set | frozenset):
+            pending.extend((item, depth + 1) for item in value)
+        if depth > MAX_FRONT_MATTER_DEPTH:
+            return f"front matter nested more than {MAX_FRONT_MATTER_DEPTH} levels deep"
+        if nodes > MAX_FRONT_MATTER_VALUES or characters > MAX_FRONT_MATTER_CHARACTERS:
+            return (
+                f"front matter too big once its YAML aliases are expanded (over "
+                f"{MAX_FRONT_MATTER_VALUES} values or {MAX_FRONT_MATTER_CHARACTERS} characters)"
+            )
+    return None
 
 
 def _yaml_problem(error: yaml.YAMLError, first_line: int) -> str:
@@ -238,9 +314,9 @@ def make_post(path: Path, metadata: dict[str, Any], config: Config) -> Post:
     extension = path.suffix.lower()
     markdown = extension in MARKDOWN_EXTENSIONS
     output_ext = ".html" if markdown or extension == ".html" else extension
-    url = optional_text(metadata, "permalink") or post_url(
-        config.site.permalink, list(categories), date, slug, output_ext
-    )
+    permalink = optional_text(metadata, "permalink")
+    url = escape_permalink(permalink) if permalink else None
+    url = url or post_url(config.site.permalink, list(categories), date, slug, output_ext)
     url = url if url.startswith("/") else "/" + url
     # A guid that cannot be an Atom id gives way to the id every other post gets.
     guid = absolute_iri(optional_text(metadata, "guid")) or absolute_iri(
