@@ -30,6 +30,7 @@ _PLACEHOLDER = re.compile(r":([a-z_]+)")
 _IRI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:.")
 # Characters RFC 3987 never allows unescaped in an IRI.
 _IRI_FORBIDDEN = re.compile(r'[\s<>"{}|\\^`\x00-\x1f\x7f]|%(?![0-9A-Fa-f]{2})')
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _FILENAME_DATE = re.compile(r"^(\d{2,4}-\d{1,2}-\d{1,2})-(.*)$")
 
 
@@ -86,6 +87,15 @@ def escape_path(path: str) -> str:
     if _PLAIN_PATH.fullmatch(path):
         return path  # Jekyll's own shortcut: nothing to escape
     return quote(path, safe=_PATH_SAFE)
+
+
+def escape_permalink(path: str) -> str:
+    """A front matter ``permalink`` as jekyll-feed's ``absolute_url`` writes it: characters a
+    URL path cannot hold (``{``, ``<``, spaces, …) percent-encoded, escapes already there
+    kept, a stray ``%`` escaped."""
+    if _PLAIN_PATH.fullmatch(path):
+        return path
+    return quote(_STRAY_PERCENT.sub("%25", path), safe=_PATH_SAFE + "%")
 
 
 def post_url(
