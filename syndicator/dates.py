@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
+MIN_YEAR = 1000  # RSS dates (RFC 822) have four-digit years
 # Jekyll's own format puts a space before a colon-less offset: "2022-06-02 14:05:33 +0800".
 _JEKYLL_DATE = re.compile(
     r"^(?P<date>\d{4}-\d{1,2}-\d{1,2})"
@@ -17,15 +18,20 @@ def parse_date(value: object, zone: tzinfo) -> datetime:
     """An aware datetime from a front matter ``date`` of any of the four types YAML gives.
 
     Naive values are taken as wall-clock time in ``zone`` (the site's time zone).
-    Raises ValueError with a message fit for the operator.
+    Raises ValueError with a message fit for the operator, also for a year feeds cannot
+    carry (RFC 822 dates have four-digit years).
     """
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=zone)
-    if isinstance(value, date):
-        return datetime.combine(value, time(), tzinfo=zone)
-    if isinstance(value, str):
-        return _parse_date_string(value.strip(), zone)
-    raise ValueError(f"date {value!r} is not a date")
+        parsed = value if value.tzinfo else value.replace(tzinfo=zone)
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time(), tzinfo=zone)
+    elif isinstance(value, str):
+        parsed = _parse_date_string(value.strip(), zone)
+    else:
+        raise ValueError(f"date {value!r} is not a date")
+    if parsed.year < MIN_YEAR:
+        raise ValueError(f"date {value!s} is before the year {MIN_YEAR}, which feeds cannot carry")
+    return parsed
 
 
 def _parse_date_string(text: str, zone: tzinfo) -> datetime:
@@ -54,5 +60,24 @@ def _pad_clock(clock: str) -> str:
 
 
 def rfc3339(moment: datetime) -> str:
-    """``2022-06-02T14:05:33+08:00``: the offset the post gave is kept."""
-    return moment.isoformat(timespec="seconds")
+    """``2022-06-02T14:05:33+08:00``: the offset the post gave is kept (see feed_moment)."""
+    return feed_moment(moment).isoformat(timespec="seconds")
+
+
+def feed_moment(moment: datetime) -> datetime:
+    """``moment`` as feeds can write it: whole seconds, and an offset of whole minutes.
+
+    RFC 3339 and RFC 822 offsets are hours and minutes, but historical zone offsets have
+    seconds (Asia/Shanghai was LMT +08:05:43 until 1901): such a moment is given in UTC,
+    or, at the very edge of the calendar where UTC would leave it, with its offset cut to
+    the minute.
+    """
+    moment = moment.replace(microsecond=0)
+    offset = moment.utcoffset()
+    if offset is None or offset % timedelta(minutes=1) == timedelta(0):
+        return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        minutes = timedelta(minutes=offset // timedelta(minutes=1))
+        return moment.replace(tzinfo=timezone(minutes))

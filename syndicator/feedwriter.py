@@ -1,13 +1,16 @@
 """RSS 2.0 and Atom 1.0 through feedgen, with its known bugs worked around.
 
 feedgen's own ``source()`` writes no id or updated and loses link ``rel``, so attribution
-is written by a feedgen extension that adds the elements to each entry's lxml tree.
+is written by a feedgen extension that adds the elements to each entry's lxml tree. The same
+extension HTML-escapes RSS ``<description>``: feedgen puts the plain-text summary there, and
+readers render it as HTML.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import escape
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedEntry, FeedGenerator
@@ -16,7 +19,7 @@ from lxml import etree
 from syndicator import __version__
 from syndicator.attribution import Attribution
 from syndicator.config import Config
-from syndicator.dates import rfc3339
+from syndicator.dates import feed_moment, rfc3339
 from syndicator.entries import Entry
 
 # An empty feed still needs an updated date, and "now" would change its bytes on every build.
@@ -93,7 +96,7 @@ def _add_entry(generator: FeedGenerator, entry: Entry, config: Config) -> None:
 
 
 def _seconds(moment: datetime) -> datetime:
-    return moment.replace(microsecond=0)
+    return feed_moment(moment)
 
 
 class _AttributionFeed(BaseExtension):
@@ -108,6 +111,11 @@ class _AttributionEntry(BaseEntryExtension):
         self.published = EPOCH
 
     def extend_rss(self, item: etree._Element) -> etree._Element:
+        # feedgen copies the plain-text summary into <description>, which readers take as
+        # HTML: the text "<script>" (an escaped one in the post) would become a script.
+        description = item.find("description")
+        if description is not None and description.text:
+            description.text = escape(description.text, quote=False)
         feed_url = self.attribution.feed or self.attribution.url
         if self.attribution.source and feed_url:
             source = etree.SubElement(item, "source", url=feed_url)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape, unescape
+from urllib.parse import quote
 
 import yaml
 
@@ -27,6 +28,7 @@ _BLANK_LINES = re.compile(r"\n\s*\n")
 _SAFE_SLUG = re.compile(r"[^\w-]+")
 _PLAIN_LABEL = re.compile(r"\w[\w.()-]*")
 _TAG = re.compile(r"<[^<>]*>")
+_AUTOLINK_UNSAFE = re.compile(r"[\x00-\x20<>\x7f]")
 # Characters YAML does not allow unescaped in a document (XML 1.0 does allow them), and
 # YAML 1.1's line breaks besides LF/CR, which a quoted scalar would fold into a space.
 _YAML_UNPRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029]")
@@ -89,8 +91,15 @@ def render_post(
         parts.append(f'<p class="source">{escape(line)}</p>')
     text = "\n".join(parts) + "\n"
     if entry.link:
-        text += f"\n<{entry.link}>\n"
+        text += f"\n<{_autolink_target(entry.link)}>\n"
     return text
+
+
+def _autolink_target(url: str) -> str:
+    """``url`` as it can stand between ``<`` and ``>``: the characters CommonMark (and
+    kramdown) do not allow there percent-encoded. A ``>`` would end the autolink early and
+    let the rest of the URL (``"><script>…``) reach the post as raw HTML."""
+    return _AUTOLINK_UNSAFE.sub(lambda found: quote(found.group()), url)
 
 
 def _html_block(html: str) -> str:
