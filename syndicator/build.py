@@ -78,16 +78,15 @@ def build_site(
     now = now or datetime.now(UTC)
     index = PostIndex(config, state)
     remove_stale_temporaries(config.feeds.dir)
-    sync = index.sync(full=full, paths=paths)
+    index.sync(full=full, paths=paths)
     last_build = index.last_build()
-    touched = set(sync.touched)
+    stale_all, touched = index.stale()  # this sync's changes, and any an interrupted build left
     if last_build is not None:
         touched |= index.feeds_dated_between(last_build, now.timestamp())
-    known_feeds = last_build is not None and not sync.everything
-    specs = _feed_specs(index.feeds(now, recheck=touched if known_feeds else None), config)
+    everything = full or stale_all or last_build is None
+    specs = _feed_specs(index.feeds(now, recheck=None if everything else touched), config)
     recorded = state.feed_files()
     expected = {spec: feed_file_names(spec, config) for spec in specs}
-    everything = full or sync.everything or last_build is None
     chosen = [
         spec
         for spec, names in expected.items()
@@ -118,8 +117,7 @@ def build_site(
     wanted = {name for names in expected.values() for name in names} | set(LISTING_FILES)
     rendered = write_files(files, config.feeds.dir, state, report, wanted)
     report.unchanged += len(wanted) - rendered  # not even regenerated
-    index.set_meta("listing", listing)
-    index.set_meta("last_build", str(now.timestamp()))
+    index.finished(now, listing)
     return report
 
 

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -60,6 +61,30 @@ class Context:
             fail(str(error))
 
 
+@contextlib.contextmanager
+def writes_reported() -> Iterator[None]:
+    """A file or the state that cannot be written (a full disk, a read-only folder): one
+    line naming it, exit 1. What was written before is intact and the rest is done by the
+    next run."""
+    try:
+        yield
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        click.echo(
+            f"syndicator: cannot write {where}{error.strerror or error}; "
+            "fix that and run the command again (nothing written so far is lost)",
+            err=True,
+        )
+        sys.exit(EXIT_PROBLEMS)
+    except sqlite3.Error as error:
+        click.echo(
+            f"syndicator: cannot write the state database: {error}; fix that (free space? "
+            "permissions?) and run the command again",
+            err=True,
+        )
+        sys.exit(EXIT_PROBLEMS)
+
+
 def fail(message: str) -> NoReturn:
     click.echo(f"syndicator: {message}", err=True)
     sys.exit(EXIT_USAGE)
@@ -95,7 +120,7 @@ def build(context: Context, full: bool) -> None:
     from syndicator.build import build_site
 
     config = context.config
-    with context.writing():
+    with context.writing(), writes_reported():
         state = context.open_state()
         try:
             report = build_site(config, state, full=full)
@@ -163,9 +188,10 @@ def poll(context: Context, names: tuple[str, ...], force: bool) -> None:
             upstreams = due_upstreams(config, state, time.time(), names, force)
         except KeyError as error:
             fail(f"no upstream named {error} in {config.path}; `syndicator status` lists them")
-        report, build_report = poll_and_rebuild(
-            config, state, upstreams, fetcher, writing=context.writing
-        )
+        with writes_reported():
+            report, build_report = poll_and_rebuild(
+                config, state, upstreams, fetcher, writing=context.writing
+            )
     finally:
         fetcher.close()
         state.close()

@@ -40,7 +40,7 @@ from syndicator.poll import (
     recover_pending,
 )
 from syndicator.server import FeedApp, make_server, run_server
-from syndicator.state import State
+from syndicator.state import State, UpstreamRow
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +186,21 @@ class Daemon:
     # Polling
 
     def _schedule_poll(self, upstream: UpstreamConfig, first: bool, not_before: float = 0) -> None:
-        with self._state() as state:
-            row = current_row(state, upstream)
         now = time.time()
+        try:
+            with self._state() as state:
+                row = current_row(state, upstream)
+        except Exception:
+            # The state cannot be read (a full disk, say): try this upstream again later
+            # rather than never.
+            log.exception(
+                "%s: state unreadable; next poll in %g s",
+                upstream.name,
+                self.config.polling.min_interval,
+            )
+            row = UpstreamRow(
+                upstream.name, upstream.url, next_poll=now + self.config.polling.min_interval
+            )
         if row.state == "gone":
             log.info("%s: gone (HTTP 410); not polled", upstream.name)
             self._remove_job(f"poll:{upstream.name}")
@@ -284,9 +296,10 @@ class Daemon:
                 self.request_rebuild(paths)
                 return
             except OSError as error:
+                # The state remembers which feeds are stale: the next rescan (or change)
+                # finishes them. Asking again at once would spin while the disk is full.
                 self.metrics.write_errors.inc()
                 log.error("feeds not written (the old ones stay served): %s", error)
-                self.requests.add(paths)  # tried again with the next change or rescan
                 return
         seconds = time.perf_counter() - started
         self.metrics.record_build(report, seconds)

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
@@ -61,13 +61,6 @@ class _Parsed:
     feeds: tuple[tuple[str, str, str], ...] = ()
 
 
-@dataclass
-class SyncResult:
-    changed_paths: int = 0
-    touched: set[FeedKey] = field(default_factory=set)
-    everything: bool = False  # the index was rebuilt: every feed must be written
-
-
 def config_fingerprint(config: Config) -> str:
     """What a parsed post or a rendered entry depends on besides its file."""
     relevant = {
@@ -89,16 +82,15 @@ class PostIndex:
 
     # Syncing with the folders
 
-    def sync(self, full: bool = False, paths: Collection[Path] | None = None) -> SyncResult:
+    def sync(self, full: bool = False, paths: Collection[Path] | None = None) -> None:
         """Bring the index up to date with the post folders; with ``paths`` (what a file
         watcher reported), look at those files only instead of walking every folder."""
-        result = SyncResult()
         fingerprint = config_fingerprint(self.config)
         if full or self.meta("fingerprint") != fingerprint:
             with self.state.transaction() as db:
                 db.execute("DELETE FROM post")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
-            result.everything = True
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('stale_all', '1')")
             paths = None
         if paths is None:
             known = self._known(None)
@@ -120,9 +112,8 @@ class PostIndex:
             # stat only.
             same = [p for p in parsed if known.get(p.path, (0, 0, 0, ""))[3] == p.sha256]
             changed = [p for p in parsed if known.get(p.path, (0, 0, 0, ""))[3] != p.sha256]
-            self._apply(changed, same, [], result)
-        self._apply([], [], deleted, result)
-        return result
+            self._apply(changed, same, [])
+        self._apply([], [], deleted)
 
     def _known(self, paths: list[str] | None) -> dict[str, tuple[int, int, int, str]]:
         """(size, mtime_ns, indexed_ns, sha256) of the indexed posts: all, or those paths."""
@@ -159,14 +150,13 @@ class PostIndex:
         changed: list[_Parsed],
         stat_only: list[_Parsed],
         deleted: list[str],
-        result: SyncResult,
     ) -> None:
         now_ns = time.time_ns()
         old_paths = [p.path for p in changed] + deleted
         if not old_paths and not stat_only:
             return
         with self.state.transaction() as db:
-            result.touched |= self._feeds_of(old_paths)
+            touched = self._feeds_of(old_paths)
             old_ids = self._ids_of(old_paths)
             db.executemany("DELETE FROM post WHERE path = ?", [(path,) for path in old_paths])
             db.executemany(
@@ -201,9 +191,9 @@ class PostIndex:
                 "UPDATE post SET size = ?, mtime_ns = ?, indexed_ns = ? WHERE path = ?",
                 [(p.size, p.mtime_ns, now_ns, p.path) for p in stat_only],
             )
-            result.touched |= {(kind, slug) for p in changed for kind, slug, _ in p.feeds}
+            touched |= {(kind, slug) for p in changed for kind, slug, _ in p.feeds}
+            db.executemany("INSERT OR IGNORE INTO stale_feed VALUES (?, ?)", sorted(touched))
             self._update_shadowing(old_ids | {p.id for p in changed if p.id})
-        result.changed_paths += len(changed) + len(deleted)
 
     def _feeds_of(self, paths: list[str]) -> set[FeedKey]:
         touched: set[FeedKey] = set()
@@ -331,6 +321,22 @@ class PostIndex:
                 "INSERT OR REPLACE INTO entry_cache (path, sha256, data) "
                 "SELECT path, sha256, ? FROM post WHERE path = ?",
                 [(data, str(path)) for path, data in entries],
+            )
+
+    def stale(self) -> tuple[bool, set[FeedKey]]:
+        """(every feed, or these feeds) changed in the index and not yet written by a
+        finished build: what an interrupted build left to do."""
+        feeds = set(self.db.execute("SELECT kind, slug FROM stale_feed"))
+        return self.meta("stale_all") is not None, feeds
+
+    def finished(self, now: datetime, listing: str) -> None:
+        """The build at ``now`` wrote everything: nothing is stale any more."""
+        with self.state.transaction() as db:
+            db.execute("DELETE FROM stale_feed")
+            db.execute("DELETE FROM meta WHERE key = 'stale_all'")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('listing', ?)", (listing,))
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('last_build', ?)", (str(now.timestamp()),)
             )
 
     def last_build(self) -> float | None:

@@ -89,6 +89,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX imported_entry_by_key ON imported_entry (entry_key);
     """,
+    """
+    -- Feeds whose posts changed in the index and that a finished build has not yet written:
+    -- recorded with the index change itself, so a build killed in between is finished later.
+    CREATE TABLE stale_feed (
+        kind TEXT NOT NULL,
+        slug TEXT NOT NULL,
+        PRIMARY KEY (kind, slug)
+    );
+    """,
 )
 
 

@@ -124,13 +124,6 @@ def test_duplicates_and_broken_posts_are_caught(tmp_path):
 # --- what the long run finds -------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="build.py/postindex.py: PostIndex.sync() commits before the feeds are written; a "
-    "build killed in between (SIGKILL, found by `crash_harness.py --tail`) leaves the next "
-    "build unaware of the changed posts when they are dated before the last completed build",
-)
 def test_a_build_killed_after_the_index_sync_is_finished_by_the_next_build(tmp_path, monkeypatch):
     root = tmp_path / "site"
     root.mkdir()

@@ -323,14 +323,6 @@ def test_a_failed_build_keeps_the_old_feeds_and_says_which_file(tmp_path, tmpfs,
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="build.py/postindex.py: a build that fails after PostIndex.sync() committed (a "
-    "write error, or SIGKILL) loses the set of feeds the changed posts touch; the next build "
-    "sees no change and rewrites only feeds with posts dated after the last completed build, "
-    "so these feeds stay stale until another change touches them or `build --full` runs",
-)
 @pytest.mark.parametrize("kind", ["full disk", "read-only"])
 def test_the_next_plain_build_catches_up_once_the_fault_is_repaired(tmp_path, tmpfs, kind):
     """(A blocked category folder is not among the cases: its feeds are written after the
@@ -346,12 +338,6 @@ def test_the_next_plain_build_catches_up_once_the_fault_is_repaired(tmp_path, tm
     assert feed_files(fault.feeds) == cold_build(config_path.parent)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="cli.py: an OSError while writing (full disk, read-only folder) escapes as a "
-    "Python traceback (exit 1) instead of one 'syndicator: …' line naming the file",
-)
 def test_the_cli_reports_a_write_error_in_one_line(tmp_path):
     config, fault, _ = broken_site(tmp_path, "blocked", None)
 
@@ -476,14 +462,6 @@ def test_the_daemon_on_a_full_disk_logs_counts_and_keeps_serving(daemon_on_a_ful
     assert daemon.process.wait(timeout=20) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="daemon.py: _poll_job reschedules the upstream in `finally` through _schedule_poll, "
-    "which opens the state; on a full disk State.open fails (SQLite cannot make its -wal/-shm "
-    "files), that exception escapes the job, and the upstream is never polled again until a "
-    "restart or a SIGHUP that changes it",
-)
 def test_the_daemon_resumes_polling_when_space_returns(daemon_on_a_full_disk):
     daemon = daemon_on_a_full_disk
     wait_until(lambda: write_errors(daemon.url) >= 1, 20, "a write error counted")
