@@ -524,25 +524,42 @@ def json_feed(count: int, prefix: str = "e") -> bytes:
     ).encode()
 
 
+# Started from pytest, a child's peak RSS would include pytest's own (the kernel keeps the
+# pre-exec high-water mark): a small launcher forks the measured process and reports its peak.
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as peak:
+    peak.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def cli_poll(config: Config, *names: str) -> tuple[int, str, str, float, int]:
     """``syndicator poll --force [NAME…]`` in a subprocess: (exit status, stdout, stderr,
-    seconds, peak RSS in bytes of that process alone, from wait4)."""
+    seconds, peak RSS in bytes of that process alone)."""
     environment = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
     # This checkout's code, whatever is installed (an editable install may point elsewhere).
     environment["PYTHONPATH"] = os.pathsep.join(
         [str(REPOSITORY), *filter(None, [os.environ.get("PYTHONPATH")])]
     )
-    command = [sys.executable, "-m", "syndicator", "--config", str(config.path), "poll", "--force"]
+    command = ["-m", "syndicator", "--config", str(config.path), "poll", "--force", *names]
     out, err = config.path.with_suffix(".out"), config.path.with_suffix(".err")
+    peak_file = config.path.with_suffix(".peak")
     with out.open("wb") as stdout, err.open("wb") as stderr:
         started = time.monotonic()
-        process = subprocess.Popen(
-            [*command, *names], stdout=stdout, stderr=stderr, env=environment
+        process = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, str(peak_file), *command],
+            stdout=stdout,
+            stderr=stderr,
+            env=environment,
+            check=False,
         )
-        _, status, usage = os.wait4(process.pid, 0)
         seconds = time.monotonic() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    peak = usage.ru_maxrss * 1024  # kilobytes on Linux
+    peak = int(peak_file.read_text()) * 1024  # kilobytes on Linux
     return process.returncode, out.read_text(), err.read_text(), seconds, peak
 
 
