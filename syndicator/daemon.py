@@ -44,8 +44,9 @@ from syndicator.state import State, UpstreamRow
 
 log = logging.getLogger(__name__)
 
-# Many new posts within this window give one rebuild.
-REBUILD_DELAY = 0.2
+# Many new posts within this window give one rebuild (a write that holds the work lock
+# longer, a poll writing its posts, is waited for anyway).
+REBUILD_DELAY = 0.05
 POLL_WORKERS = 16
 FIRST_POLL_JITTER = 2.0
 REBUILD_JOB = "rebuild"
