@@ -219,7 +219,7 @@ def _apply(
         message = f"{result.url} answered HTTP {result.status}"
         return _failed(config, state, upstream, row, message, "http", result.retry_after)
     # New: never polled, or every poll so far failed (nothing was ever recorded for it).
-    new_upstream = row.state == "never" or not _has_entries(state, upstream.name)
+    new_upstream = row.state == "never" or not state.has_entries(upstream.name)
     for warning in fetched.feed.warnings:
         log.debug("%s: %s", upstream.name, warning)
     written = import_entries(config, state, upstream, row, fetched.feed, new_upstream)
@@ -410,12 +410,6 @@ def _seen_only(upstream: UpstreamConfig, entry: UpstreamEntry, now: datetime) ->
         entry_updated=rfc3339(entry.updated) if entry.updated else None,
         imported_at=now.timestamp(),
     )
-
-
-def _has_entries(state: State, name: str) -> bool:
-    """Whether any entry of this upstream was ever recorded (State has no query for it)."""
-    found = state.db.execute("SELECT 1 FROM imported_entry WHERE upstream = ? LIMIT 1", (name,))
-    return found.fetchone() is not None
 
 
 def _is_newer(updated: str | None, recorded: str | None) -> bool:

@@ -242,7 +242,9 @@ async def _respond(
 
 
 def make_server(app: FeedApp, host: str, port: int) -> uvicorn.Server:
-    """A uvicorn server that leaves signal handling to the caller (the daemon's own)."""
+    """A uvicorn server for ``app``. While it serves, uvicorn's own handlers turn SIGTERM
+    and SIGINT into a graceful stop; ``run_server``'s handlers take the signal it raises
+    again once stopped, so the process carries on to its own shutdown."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -258,9 +260,7 @@ def make_server(app: FeedApp, host: str, port: int) -> uvicorn.Server:
         limit_concurrency=MAX_CONNECTIONS,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    return server
+    return uvicorn.Server(config)
 
 
 def run_server(server: uvicorn.Server, on_reload: Callable[[], object] | None = None) -> None:

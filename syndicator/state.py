@@ -272,6 +272,22 @@ class State:
         )
 
     def imported_counts(self) -> dict[str, int]:
+        """Posts written per upstream (entries ``backfill`` left out have no post path)."""
+        return dict(
+            self.db.execute(
+                "SELECT upstream, count(*) FROM imported_entry WHERE post_path != '' "
+                "GROUP BY upstream"
+            )
+        )
+
+    def recorded_counts(self) -> dict[str, int]:
+        """Entries known per upstream, with a post or without (left out by ``backfill``)."""
         return dict(
             self.db.execute("SELECT upstream, count(*) FROM imported_entry GROUP BY upstream")
         )
+
+    def has_entries(self, upstream: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM imported_entry WHERE upstream = ? LIMIT 1", (upstream,)
+        ).fetchone()
+        return row is not None

@@ -28,7 +28,7 @@ class UpstreamStatus:
 
 def upstream_statuses(config: Config, state: State) -> list[UpstreamStatus]:
     rows = {row.name: row for row in state.upstreams()}
-    counts = _imported_counts(state)
+    counts = state.imported_counts()
     statuses = []
     for upstream in config.upstreams:
         row = rows.get(upstream.name)
@@ -49,16 +49,6 @@ def upstream_statuses(config: Config, state: State) -> list[UpstreamStatus]:
             )
         )
     return statuses
-
-
-def _imported_counts(state: State) -> dict[str, int]:
-    """Entries imported per upstream; the ones a new upstream's ``backfill`` left out are
-    recorded with an empty post path, and are not counted."""
-    return dict(
-        state.db.execute(
-            "SELECT upstream, count(*) FROM imported_entry WHERE post_path != '' GROUP BY upstream"
-        )
-    )
 
 
 def _iso(timestamp: float | None) -> str | None:

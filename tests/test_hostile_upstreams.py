@@ -602,7 +602,7 @@ def test_many_entries_on_a_new_upstream_are_recorded_as_seen_in_one_poll(tmp_pat
     assert status == 0, stderr
     assert "1 upstreams polled: 1 with new posts (20 posts)" in stdout
     with State.open(config.state.path) as state:
-        assert state.imported_counts() == {"hostile": 10_000}
+        assert state.recorded_counts() == {"hostile": 10_000}
     assert seconds < 8 + SLACK
     assert peak < 300 * MiB
 
