@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,17 +68,19 @@ def build_site(
     now: datetime | None = None,
     full: bool = False,
     paths: Collection[Path] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
     """Bring the feeds up to date with the posts: re-read only new and changed post files,
     regenerate only the feeds whose entries changed, write only bytes that differ.
 
     ``full`` forgets the index and every cached entry first (the same bytes result);
-    ``paths`` limits the look for changes to those files (a file watcher's report).
+    ``paths`` limits the look for changes to those files (a file watcher's report);
+    ``progress(done, total)`` is told of the post files read, a chunk at a time.
     """
     now = now or datetime.now(UTC)
     index = PostIndex(config, state)
     remove_stale_temporaries(config.feeds.dir)
-    index.sync(full=full, paths=paths)
+    index.sync(full=full, paths=paths, progress=progress)
     last_build = index.last_build()
     stale_all, touched = index.stale()  # this sync's changes, and any an interrupted build left
     if last_build is not None:

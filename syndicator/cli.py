@@ -13,7 +13,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
@@ -123,11 +123,22 @@ def build(context: Context, full: bool) -> None:
     with context.writing(), writes_reported():
         state = context.open_state()
         try:
-            report = build_site(config, state, full=full)
+            report = build_site(config, state, full=full, progress=terminal_progress())
         finally:
             state.close()
     echo_build(report)
     sys.exit(EXIT_PROBLEMS if report.problems else EXIT_OK)
+
+
+def terminal_progress() -> Callable[[int, int], None] | None:
+    """Posts read so far, on one line of a terminal; nothing when stderr is a log."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        click.echo(f"\rreading posts: {done:,}/{total:,}", err=True, nl=done >= total)
+
+    return show
 
 
 def echo_build(report: BuildReport) -> None:

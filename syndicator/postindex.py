@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,7 +82,12 @@ class PostIndex:
 
     # Syncing with the folders
 
-    def sync(self, full: bool = False, paths: Collection[Path] | None = None) -> None:
+    def sync(
+        self,
+        full: bool = False,
+        paths: Collection[Path] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         """Bring the index up to date with the post folders; with ``paths`` (what a file
         watcher reported), look at those files only instead of walking every folder."""
         fingerprint = config_fingerprint(self.config)
@@ -107,12 +112,16 @@ class PostIndex:
             if row is None or row[:2] != (size, mtime_ns) or row[1] >= row[2] - RACY_NS:
                 to_read.append(PostFile(Path(key), folder, size, mtime_ns))
         deleted = [path for path in known if path not in seen]
+        done = 0
         for parsed in self._read(to_read):
             # Re-read but the same bytes (a touch, or a time we could not trust): refresh the
             # stat only.
             same = [p for p in parsed if known.get(p.path, (0, 0, 0, ""))[3] == p.sha256]
             changed = [p for p in parsed if known.get(p.path, (0, 0, 0, ""))[3] != p.sha256]
             self._apply(changed, same, [])
+            done += len(parsed)
+            if progress is not None:
+                progress(done, len(to_read))
         self._apply([], [], deleted)
 
     def _known(self, paths: list[str] | None) -> dict[str, tuple[int, int, int, str]]:

@@ -245,3 +245,19 @@ def test_reported_paths_miss_nothing_the_next_full_walk_finds(site: Config, tmp_
         assert build_site(site, state, now=NOW, paths=[]).written == []
     assert run(site).written  # the walk finds what no one reported
     assert feed_bytes(site) == cold_bytes(site, tmp_path)
+
+
+def test_progress_is_told_of_every_post_read(site: Config) -> None:
+    # Files written just now are re-read by the next build (their mtime can't be trusted
+    # yet): age them, so the second build has nothing to read.
+    for path in site.posts.dirs[0].iterdir():
+        os.utime(path, (1_600_000_000, 1_600_000_000))
+    seen: list[tuple[int, int]] = []
+    with State.open(site.state.path) as state:
+        build_site(site, state, now=NOW, progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (8, 8)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    seen.clear()
+    with State.open(site.state.path) as state:
+        build_site(site, state, now=NOW, progress=lambda done, total: seen.append((done, total)))
+    assert seen == []  # nothing to read, nothing to show
