@@ -266,6 +266,7 @@ class TreeMemory:
         self.peak_pss_kb = 0
         self.peak_rss_kb = 0
         self.peak_processes = 0
+        self.at_peak: list[int] = []  # each process's PSS (KiB) when the sum peaked, largest first
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -280,7 +281,9 @@ class TreeMemory:
     def _run(self) -> None:
         while not self._stop.is_set():
             tree = process_tree(self.root)
-            self.peak_pss_kb = max(self.peak_pss_kb, sum(read_pss(pid) for pid in tree))
+            each = sorted((read_pss(pid) for pid in tree), reverse=True)
+            if sum(each) > self.peak_pss_kb:
+                self.peak_pss_kb, self.at_peak = sum(each), each
             self.peak_rss_kb = max(self.peak_rss_kb, sum(read_status(p, "VmRSS") for p in tree))
             self.peak_processes = max(self.peak_processes, len(tree))
             self._stop.wait(self.interval)
@@ -1200,6 +1203,7 @@ def cold_build_tree_memory(tools: Tools, results: Results, site: Path, posts: in
         process.wait()
     results.extra[f"cold_tree.{posts}"] = {
         "pss_mb": memory.peak_pss_kb / 1024,
+        "at_peak_mb": [round(kb / 1024) for kb in memory.at_peak],
         "rss_mb": memory.peak_rss_kb / 1024,
         "processes": memory.peak_processes,
     }
@@ -1690,7 +1694,8 @@ and write it straight from `_GuardedProtocol`, bypassing the ASGI cycle for cach
 the `bench/server_choice` measurements put a plain uvicorn ASGI app at 0.39–0.48 of nginx
 for 304s on this machine, so the bypass is what gets clearly past one third.""",
     "memory_cold": """\
-**What would close it.** The whole-tree figure is the parent plus two forked workers: each
+**What would close it.** The whole-tree figure is the parent plus two forked workers (the
+memory table shows each one's share at the peak, which falls at the end of the parse): each
 worker starts as a copy of the parent's heap (the import graph, lxml, cmark, and whatever
 the parent holds at fork time) and grows with its 500-post chunks; the parent holds the
 stat of every file and the `known` dict. Changes: create the process pool before the
@@ -1861,8 +1866,13 @@ def render_report(
         if isinstance(tree, dict):
             out.append(
                 f"| syndicator cold build, {posts:,} posts, whole tree | {tree['pss_mb']:.0f} | "
-                f"peak summed PSS of {tree['processes']} processes (RSS sum "
-                f"{tree['rss_mb']:.0f} MB) |"
+                f"peak summed PSS of up to {tree['processes']} processes"
+                + (
+                    f" (at the peak: {' + '.join(str(mb) for mb in tree['at_peak_mb'])} MB)"
+                    if tree.get("at_peak_mb")
+                    else ""
+                )
+                + f"; RSS sum {tree['rss_mb']:.0f} MB |"
             )
         daemon = results.extra.get(f"daemon.{posts}")
         if isinstance(daemon, dict):
