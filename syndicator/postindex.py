@@ -252,9 +252,19 @@ class PostIndex:
             found = {(kind, slug): name for kind, slug, name in json.loads(saved)}
             for key in recheck or ():
                 found.pop(key, None)
-                found.update(self._labels(now, key))
+                found.update(self._site(now) if key == (SITE, "") else self._labels(now, key))
         self.set_meta("feeds", json.dumps([[*key, name] for key, name in sorted(found.items())]))
         return found
+
+    def _site(self, now: datetime) -> dict[FeedKey, str]:
+        """The whole-site feed, if any post is published: it is named after the site, so its
+        posts' labels need no counting (over every post, that is most of a small build)."""
+        row = self.db.execute(
+            "SELECT 1 FROM post_feed f JOIN post p ON p.path = f.path "
+            "WHERE f.kind = ? AND f.slug = '' AND f.date_ts <= ? AND p.shadowed = 0 LIMIT 1",
+            (SITE, now.timestamp()),
+        ).fetchone()
+        return {(SITE, ""): ""} if row else {}
 
     def _labels(self, now: datetime, key: FeedKey | None) -> dict[FeedKey, str]:
         """Display names of every feed, or of the one feed ``key``."""
