@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
+
+# tempfile.mkstemp's names: the prefix and suffix below around 8 random characters.
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 def write_atomic(path: Path, data: bytes, sync_folder: bool = True) -> None:
@@ -63,13 +67,18 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def remove_stale_temporaries(folder: Path) -> int:
-    """Delete temporary files a killed process left behind; returns how many."""
+def remove_stale_temporaries(folder: Path, recursive: bool = True) -> int:
+    """Delete the temporary files ``write_atomic`` made in ``folder`` (and, with ``recursive``,
+    below it) that a killed process left behind; returns how many. Only files named the way
+    ``write_atomic`` names them (``.<name>.<8 random characters>.tmp``) are touched. Call it
+    under the write lock, so no other writer's temporary is there."""
     removed = 0
     if not folder.is_dir():
         return 0
-    for leftover in folder.rglob(".*.tmp"):
-        with contextlib.suppress(FileNotFoundError):
-            leftover.unlink()
-            removed += 1
+    candidates = folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp")
+    for leftover in candidates:
+        if _TEMPORARY.fullmatch(leftover.name) and leftover.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+                removed += 1
     return removed

@@ -11,11 +11,8 @@ written twice, even if the upstream has dropped the entry by then.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import random
-import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -24,7 +21,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from syndicator import __version__
-from syndicator.atomic import fsync_folder, write_atomic
+from syndicator.atomic import fsync_folder, remove_stale_temporaries, write_atomic
 from syndicator.build import BuildReport, build_site
 from syndicator.config import Config, UpstreamConfig
 from syndicator.dates import rfc3339
@@ -40,8 +37,6 @@ FETCH_WORKERS = 16
 # many entries a poll; the rest wait for the next one.
 MAX_NEW_ENTRIES_PER_POLL = 200
 RETRY_STATUSES = frozenset({429, 503})
-# What write_atomic names its temporaries for a post file (tempfile's 8 random characters).
-_POST_TEMPORARY = re.compile(r"\.\d{4}-\d\d-\d\d-[^/]*\.md\.[a-z0-9_]{8}\.tmp")
 
 
 @dataclass
@@ -436,7 +431,9 @@ def recover_pending(config: Config, state: State) -> int:
     """Write out the posts a killed poll recorded but may not have written, and remove the
     temporary files such a poll left in the post folder (called under the write lock, so no
     other writer's temporary is there)."""
-    remove_post_temporaries(config.posts.dirs[0])
+    folder = config.posts.dirs[0]
+    if removed := remove_stale_temporaries(folder, recursive=False):
+        log.info("removed %d temporary files an interrupted poll had left in %s", removed, folder)
     return len(write_pending(config, state))
 
 
@@ -457,21 +454,6 @@ def write_pending(config: Config, state: State) -> list[Path]:
     if written:
         log.info("wrote %d posts an interrupted poll had left pending", len(written))
     return written
-
-
-def remove_post_temporaries(folder: Path) -> int:
-    """Delete the temporaries ``write_atomic`` makes for polled posts (``.<name>.md.<random>.tmp``)
-    that a kill left in ``folder``; returns how many. Only that exact shape is touched."""
-    removed = 0
-    with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir(folder):
-            if _POST_TEMPORARY.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-                    removed += 1
-    if removed:
-        log.info("removed %d temporary files an interrupted poll had left in %s", removed, folder)
-    return removed
 
 
 def poll_and_rebuild(

@@ -316,8 +316,11 @@ def test_a_failed_write_leaves_no_temporary(tmp_path):
 
 def test_stale_temporaries_removed(tmp_path):
     (tmp_path / "tags/x").mkdir(parents=True)
-    (tmp_path / "tags/x/.rss.xml.abc123.tmp").write_bytes(b"partial")
-    (tmp_path / ".atom.xml.def.tmp").write_bytes(b"partial")
+    (tmp_path / "tags/x/.rss.xml.abc12_yz.tmp").write_bytes(b"partial")
+    (tmp_path / ".atom.xml.def45678.tmp").write_bytes(b"partial")
+    (tmp_path / ".someone-elses.tmp").write_bytes(b"not ours")  # not write_atomic's shape
     (tmp_path / "tags/x/rss.xml").write_bytes(b"kept")
-    assert remove_stale_temporaries(tmp_path) == 2
-    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["rss.xml"]
+    assert remove_stale_temporaries(tmp_path, recursive=False) == 1
+    assert remove_stale_temporaries(tmp_path) == 1
+    kept = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
+    assert kept == [".someone-elses.tmp", "rss.xml"]
