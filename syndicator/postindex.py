@@ -27,11 +27,10 @@ from syndicator.posts import (
     Post,
     PostError,
     PostFile,
-    make_post,
+    parse_post,
     post_file_at,
     post_file_stats,
     read_text,
-    split_front_matter,
 )
 from syndicator.slugs import feed_slug
 from syndicator.state import State
@@ -390,12 +389,12 @@ def _parse_file(file: PostFile, config: Config, rank: int) -> _Parsed:
         return _Parsed(*stat, sha256=_hash_bytes(file.path), error=error.reason)
     digest = hashlib.sha256(text.encode()).hexdigest()
     try:
-        metadata, _ = split_front_matter(file.path, text)
-        if metadata.get("published") is False:
-            return _Parsed(*stat, sha256=digest)
-        post = make_post(file.path, metadata, config)
+        parsed = parse_post(file.path, text, config)
     except PostError as error:
         return _Parsed(*stat, sha256=digest, error=error.reason)
+    if parsed is None:
+        return _Parsed(*stat, sha256=digest)  # published: false
+    post, _ = parsed
     return _Parsed(
         *stat,
         sha256=digest,

@@ -283,11 +283,15 @@ def optional_text(metadata: dict[str, Any], key: str) -> str | None:
 
 def load_post(file: PostFile, config: Config) -> tuple[Post, str] | None:
     """The post and its raw body, or None for a post marked ``published: false``."""
-    text = read_text(file.path)
-    metadata, body = split_front_matter(file.path, text)
+    return parse_post(file.path, read_text(file.path), config)
+
+
+def parse_post(path: Path, text: str, config: Config) -> tuple[Post, str] | None:
+    """``load_post`` for text already read (the index hashes the same text)."""
+    metadata, body = split_front_matter(path, text)
     if metadata.get("published") is False:
         return None
-    return make_post(file.path, metadata, config), body
+    return make_post(path, metadata, config), body
 
 
 def make_post(path: Path, metadata: dict[str, Any], config: Config) -> Post:
