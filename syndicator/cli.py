@@ -20,13 +20,13 @@ from urllib.parse import urlsplit
 import click
 
 from syndicator import __version__
-from syndicator.config import Config, ConfigError, config_path_from, load_config
-from syndicator.lock import LockTimeoutError, write_lock
-from syndicator.logs import configure_logging
-from syndicator.state import State, StateError
+from syndicator.core.config import Config, ConfigError, config_path_from, load_config
+from syndicator.core.logs import configure_logging
+from syndicator.state.db import State, StateError
+from syndicator.state.lock import LockTimeoutError, write_lock
 
 if TYPE_CHECKING:
-    from syndicator.build import BuildReport
+    from syndicator.feeds.build import BuildReport
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -117,13 +117,15 @@ def main(ctx: click.Context, config_option: str | None, verbose: bool, log_forma
 @click.pass_obj
 def build(context: Context, full: bool) -> None:
     """Read every post and write every feed whose bytes change."""
-    from syndicator.build import build_site
+    from syndicator import refresh
 
     config = context.config
-    with context.writing(), writes_reported():
+    with writes_reported():
         state = context.open_state()
         try:
-            report = build_site(config, state, full=full, progress=terminal_progress())
+            report = refresh.build(
+                config, state, context.writing, full=full, progress=terminal_progress()
+            )
         finally:
             state.close()
     echo_build(report)
@@ -159,7 +161,7 @@ def echo_build(report: BuildReport) -> None:
 @click.pass_obj
 def check(context: Context, as_json: bool) -> None:
     """Validate the config and every post; list each problem with file and reason."""
-    from syndicator.build import scan_posts
+    from syndicator.site.scan import scan_posts
 
     config = context.config
     scan = scan_posts(config)
@@ -189,7 +191,8 @@ def check(context: Context, as_json: bool) -> None:
 @click.pass_obj
 def poll(context: Context, names: tuple[str, ...], force: bool) -> None:
     """Poll the upstreams that are due once; write new posts; rebuild the feeds they touch."""
-    from syndicator.poll import due_upstreams, make_fetcher, poll_and_rebuild
+    from syndicator import refresh
+    from syndicator.upstreams.poll import due_upstreams, make_fetcher
 
     config = context.config
     state = context.open_state()
@@ -200,8 +203,8 @@ def poll(context: Context, names: tuple[str, ...], force: bool) -> None:
         except KeyError as error:
             fail(f"no upstream named {error} in {config.path}; `syndicator status` lists them")
         with writes_reported():
-            report, build_report = poll_and_rebuild(
-                config, state, upstreams, fetcher, writing=context.writing
+            report, build_report = refresh.poll_and_build(
+                config, state, upstreams, fetcher, context.writing
             )
     finally:
         fetcher.close()
@@ -229,7 +232,7 @@ def poll(context: Context, names: tuple[str, ...], force: bool) -> None:
 @click.pass_obj
 def status(context: Context, as_json: bool) -> None:
     """A row per upstream: last poll, result, next poll, consecutive errors, items imported."""
-    from syndicator.status import upstream_statuses
+    from syndicator.upstreams.status import upstream_statuses
 
     config = context.config
     state = context.open_state()
@@ -266,10 +269,10 @@ def _next_poll(state: str, next_poll: str | None) -> str:
 @click.pass_obj
 def add(context: Context, url: str) -> None:
     """Find the feed of a site or feed URL and print its [[upstreams]] entry."""
-    from syndicator.config import UpstreamConfig, upstream_toml
-    from syndicator.discover import DiscoveryError, discover_feed
-    from syndicator.poll import make_fetcher
-    from syndicator.slugs import suggest_category
+    from syndicator.core.config import UpstreamConfig, upstream_toml
+    from syndicator.core.slugs import suggest_category
+    from syndicator.upstreams.discover import DiscoveryError, discover_feed
+    from syndicator.upstreams.poll import make_fetcher
 
     config = context.config
     fetcher = make_fetcher(config)
@@ -303,8 +306,8 @@ def run(context: Context) -> None:
 @click.pass_obj
 def serve(context: Context) -> None:
     """The HTTP server alone, serving feeds.dir."""
-    from syndicator.feedstore import FeedStore
-    from syndicator.server import FeedApp, make_server, run_server
+    from syndicator.web.feedstore import FeedStore
+    from syndicator.web.server import FeedApp, make_server, run_server
 
     config = context.config
     app = FeedApp(FeedStore(config.feeds.dir), max_age=int(config.server.max_age))

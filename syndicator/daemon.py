@@ -15,7 +15,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,23 +24,18 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
-from syndicator.build import build_site
-from syndicator.config import Config, ConfigError, UpstreamConfig, load_config
-from syndicator.feedstore import FeedStore
-from syndicator.fetch import Fetcher
-from syndicator.lock import LockTimeoutError, write_lock
-from syndicator.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from syndicator.metrics import Metrics
-from syndicator.poll import (
-    apply_fetched,
-    current_row,
-    fetch_upstream,
-    make_fetcher,
-    recover_pending,
-)
-from syndicator.server import FeedApp, make_server, run_server
-from syndicator.state import State, UpstreamRow
+from syndicator import refresh
+from syndicator.core.config import Config, ConfigError, UpstreamConfig, load_config
+from syndicator.state.db import State, UpstreamRow
+from syndicator.state.lock import LockTimeoutError, write_lock
+from syndicator.upstreams.fetch import Fetcher
+from syndicator.upstreams.poll import current_row, make_fetcher
+from syndicator.web.feedstore import FeedStore
+from syndicator.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from syndicator.web.metrics import Metrics
+from syndicator.web.server import FeedApp, make_server, run_server
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +93,10 @@ class _Requests:
             self.pending, self.paths, self.active = True, None, False
 
 
+class _StoppingError(Exception):
+    """The daemon began stopping before this write could start: it is not started."""
+
+
 class Daemon:
     def __init__(self, config: Config, metrics: Metrics | None = None) -> None:
         self.config = config
@@ -113,13 +112,13 @@ class Daemon:
         self.requests = _Requests()
         self.hook_requests = _Requests()
         self.reload_lock = threading.Lock()
-        self.observer: Observer | None = None
+        self.observer: BaseObserver | None = None
 
     # Life cycle
 
     def start(self) -> None:
-        with self.work_lock, self._writing(), self._state() as state:
-            recover_pending(self.config, state)
+        with self._state() as state:
+            refresh.recover(self.config, state, self._writing)
         self.scheduler.start()
         self.request_rebuild()
         self._schedule_rescan()
@@ -225,6 +224,8 @@ class Daemon:
         retry_at = 0.0
         try:
             self._poll(upstream)
+        except _StoppingError:
+            return
         except Exception:
             # A bug, a full disk, a lock held too long: logged, and this upstream is tried
             # again later rather than never.
@@ -237,16 +238,10 @@ class Daemon:
 
     def _poll(self, upstream: UpstreamConfig) -> None:
         with self._state() as state:
-            row = current_row(state, upstream)
-        fetched = fetch_upstream(self.fetcher, row, self.config.site.timezone)
-        with self.work_lock:
-            if self.stopping.is_set():
-                return
-            with self._writing(), self._state() as state:
-                outcome = apply_fetched(
-                    self.config, state, upstream, current_row(state, upstream), fetched
-                )
-        self.metrics.record_poll(outcome, time.time())
+            outcome = refresh.poll_one(self.config, state, upstream, self.fetcher, self._writing)
+        self.metrics.record_poll(
+            outcome.name, outcome.result, outcome.error_kind, len(outcome.written), time.time()
+        )
         log.info(
             "%s: %s%s",
             upstream.name,
@@ -286,24 +281,23 @@ class Daemon:
 
     def _rebuild(self, paths: set[Path] | None) -> None:
         started = time.perf_counter()
-        with self.work_lock:
-            if self.stopping.is_set():
-                return
-            try:
-                with self._writing(), self._state() as state:
-                    report = build_site(self.config, state, paths=paths)
-            except LockTimeoutError as error:
-                log.error("feeds not rebuilt now: %s", error)
-                self.request_rebuild(paths)
-                return
-            except OSError as error:
-                # The state remembers which feeds are stale: the next rescan (or change)
-                # finishes them. Asking again at once would spin while the disk is full.
-                self.metrics.write_errors.inc()
-                log.error("feeds not written (the old ones stay served): %s", error)
-                return
+        try:
+            with self._state() as state:
+                report = refresh.build(self.config, state, self._writing, paths=paths)
+        except _StoppingError:
+            return
+        except LockTimeoutError as error:
+            log.error("feeds not rebuilt now: %s", error)
+            self.request_rebuild(paths)
+            return
+        except OSError as error:
+            # The state remembers which feeds are stale: the next rescan (or change)
+            # finishes them. Asking again at once would spin while the disk is full.
+            self.metrics.write_errors.inc()
+            log.error("feeds not written (the old ones stay served): %s", error)
+            return
         seconds = time.perf_counter() - started
-        self.metrics.record_build(report, seconds)
+        self.metrics.record_build(len(report.problems), len(report.written), seconds)
         for problem in report.problems:
             log.warning("post skipped: %s", problem)
         if report.written or report.removed:
@@ -369,8 +363,15 @@ class Daemon:
     def _state(self) -> State:
         return State.open(self.config.state.path)
 
-    def _writing(self) -> contextlib.AbstractContextManager[None]:
-        return write_lock(self.config.state.path)
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The work lock (writes in this process never interleave, and ``stop`` waits for
+        the one in flight), then the write lock across processes."""
+        with self.work_lock:
+            if self.stopping.is_set():
+                raise _StoppingError
+            with write_lock(self.config.state.path):
+                yield
 
     def _remove_job(self, job_id: str) -> None:
         if self.scheduler.get_job(job_id) is not None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from feedcheck import assert_valid_atom, assert_valid_jsonfeed, assert_valid_rss
 
-from syndicator.build import BuildReport, build_site
-from syndicator.config import Config, load_config
-from syndicator.state import State
+from syndicator.core.config import Config, load_config
+from syndicator.feeds.build import BuildReport, build_site
+from syndicator.state.db import State
 
 TESTS = Path(__file__).resolve().parent
 FIXTURE_SITE = TESTS / "fixtures" / "site"

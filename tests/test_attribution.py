@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from lxml import html as lxml_html
 
-from syndicator.attribution import (
+from syndicator.core.config import AttributionConfig
+from syndicator.feeds.attribution import (
     Attribution,
     closing_line,
     extract_attribution,
     remove_navigation,
 )
-from syndicator.config import AttributionConfig
 
 CONFIG = AttributionConfig()
 

@@ -11,8 +11,8 @@ import pytest
 from conftest import SITE_TOML, assert_feeds_valid, feed_files, run_build, write_post
 from lxml import etree
 
-from syndicator.atomic import remove_stale_temporaries, write_atomic, write_if_changed
-from syndicator.config import load_config
+from syndicator.core.atomic import remove_stale_temporaries, write_atomic, write_if_changed
+from syndicator.core.config import load_config
 
 FUTURE = datetime.fromisoformat("2100-01-01T00:00:00+00:00")
 ATOM = "{http://www.w3.org/2005/Atom}"

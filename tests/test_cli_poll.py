@@ -10,7 +10,7 @@ from pathlib import Path
 
 from test_poll import FIXTURES, items, post_files, rss, serve, write_config
 
-from syndicator.config import load_config
+from syndicator.core.config import load_config
 
 
 def syndicator(config_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

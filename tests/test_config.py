@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.config import (
+from syndicator.core.config import (
     DEFAULT_CONFIG_PATH,
     ConfigError,
     config_path_from,

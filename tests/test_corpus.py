@@ -16,10 +16,11 @@ from conftest import CORPUS, CORPUS_MISSING, assert_feeds_valid, feed_files, run
 from lxml import etree
 from lxml import html as lxml_html
 
-from syndicator.build import scan_posts
-from syndicator.config import Config, load_config
-from syndicator.posts import PostError, PostFile, find_post_files, load_post, read_body
-from syndicator.slugs import feed_slug
+from syndicator.core.config import Config, load_config
+from syndicator.core.slugs import feed_slug
+from syndicator.site.files import PostFile, find_post_files
+from syndicator.site.posts import PostError, load_post, read_body
+from syndicator.site.scan import scan_posts
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=CORPUS_MISSING)
 

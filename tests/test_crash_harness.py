@@ -18,10 +18,10 @@ from types import ModuleType
 import pytest
 from conftest import SITE_TOML, feed_files, write_post
 
-import syndicator.publish
-from syndicator.build import build_site
-from syndicator.config import load_config
-from syndicator.state import State
+import syndicator.feeds.render
+from syndicator.core.config import load_config
+from syndicator.feeds.build import build_site
+from syndicator.state.db import State
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SCRIPT = REPOSITORY / "bench" / "crash_harness.py"
@@ -143,7 +143,7 @@ def test_a_build_killed_after_the_index_sync_is_finished_by_the_next_build(tmp_p
     def killed(*args, **kwargs):
         raise SystemExit("SIGKILL")
 
-    monkeypatch.setattr(syndicator.publish, "render_feeds", killed)
+    monkeypatch.setattr(syndicator.feeds.render, "render_feeds", killed)
     with State.open(config.state.path) as state, pytest.raises(SystemExit):
         build_site(config, state, now=now + timedelta(minutes=1))
     monkeypatch.undo()

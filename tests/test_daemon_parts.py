@@ -28,7 +28,7 @@ from watchdog.events import (
     FileOpenedEvent,
 )
 
-from syndicator.config import Config, load_config
+from syndicator.core.config import Config, load_config
 from syndicator.daemon import REBUILD_DELAY, REBUILD_JOB, Daemon, _PostEvents, _Requests
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from syndicator.dates import parse_date, rfc3339
+from syndicator.core.dates import parse_date, rfc3339
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -9,8 +9,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from syndicator.discover import DiscoveryError, discover_feed
-from syndicator.fetch import Fetcher
+from syndicator.upstreams.discover import DiscoveryError, discover_feed
+from syndicator.upstreams.fetch import Fetcher
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
 RSS = (FIXTURES / "rss20.xml").read_bytes()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from conftest import SITE_TOML, write_post
 
-from syndicator.config import load_config
-from syndicator.entries import SUMMARY_LENGTH, make_entry
-from syndicator.posts import PostFile, load_post
-from syndicator.sanitize import http_url
+from syndicator.core.config import load_config
+from syndicator.core.sanitize import http_url
+from syndicator.feeds.entries import SUMMARY_LENGTH, make_entry
+from syndicator.site.files import PostFile
+from syndicator.site.posts import load_post
 
 UPSTREAM = """
 [[upstreams]]

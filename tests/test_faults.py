@@ -37,11 +37,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_hostile_upstreams import HostileServer
 
-import syndicator.poll as poll_module
-from syndicator.build import build_site
-from syndicator.config import Config, load_config
-from syndicator.poll import current_row, fetch_upstream, make_fetcher, poll_upstreams
-from syndicator.state import State
+import syndicator.upstreams.importer as importer_module
+import syndicator.upstreams.poll as poll_module
+from syndicator.core.config import Config, load_config
+from syndicator.feeds.build import build_site
+from syndicator.refresh import poll as refresh_poll
+from syndicator.state.db import State
+from syndicator.upstreams.poll import current_row, fetch_upstream, make_fetcher
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PAGE = 4096
@@ -564,16 +566,16 @@ def test_posts_a_full_disk_left_pending_are_written_by_the_next_poll(tmp_path, m
     feed.add(1)
     feed.add(2)
     config = poll_site(tmp_path, server, feed)
-    real_write = poll_module.write_atomic
+    real_write = importer_module.write_atomic
 
     def full(path, data, **options):
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(poll_module, "write_atomic", full)
+    monkeypatch.setattr(importer_module, "write_atomic", full)
     try:
         with pytest.raises(OSError, match="No space left on device"):
             daemon_poll(config)
-        monkeypatch.setattr(poll_module, "write_atomic", real_write)
+        monkeypatch.setattr(importer_module, "write_atomic", real_write)
 
         outcome = daemon_poll(config)
     finally:
@@ -598,7 +600,7 @@ def test_temporaries_a_killed_poll_left_are_removed_by_the_next_poll(tmp_path):
     mine.write_text("mine", encoding="utf-8")
     try:
         with State.open(config.state.path) as state, make_fetcher(config) as fetcher:
-            poll_upstreams(config, state, list(config.upstreams), fetcher)
+            refresh_poll(config, state, list(config.upstreams), fetcher)
     finally:
         server.close()
 

@@ -14,8 +14,8 @@ from urllib.parse import quote
 import pytest
 from conftest import run_build, write_post
 
-from syndicator.config import Config
-from syndicator.feedstore import FeedStore
+from syndicator.core.config import Config
+from syndicator.web.feedstore import FeedStore
 
 # (file name, front matter): the newest entry by "updated" is not the newest by "published",
 # so a Last-Modified taken from the wrong date shows.

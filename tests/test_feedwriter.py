@@ -13,10 +13,11 @@ from conftest import write_post
 from feedcheck import assert_valid_atom, assert_valid_rss
 from lxml import etree
 
-from syndicator.attribution import Attribution
-from syndicator.entries import Entry, make_entry
-from syndicator.feedwriter import FeedMeta, render_atom, render_rss
-from syndicator.posts import PostFile, load_post
+from syndicator.feeds.attribution import Attribution
+from syndicator.feeds.entries import Entry, make_entry
+from syndicator.feeds.rss_atom import FeedMeta, render_atom, render_rss
+from syndicator.site.files import PostFile
+from syndicator.site.posts import load_post
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CST = timezone(timedelta(hours=8))

@@ -19,8 +19,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-import syndicator.fetch
-from syndicator.fetch import Fetcher, FetchError, is_forbidden_address
+import syndicator.upstreams.fetch
+from syndicator.upstreams.fetch import Fetcher, FetchError, is_forbidden_address
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>'
 USER_AGENT = "syndicator-test/1.0 (+https://finews.example.com)"
@@ -650,7 +650,9 @@ def test_dns_rebinding_is_caught_at_the_connected_address(
     server.expect_request("/feed").respond_with_data(FEED)
     # The name check sees a public address; the connection then lands on 127.0.0.1, as when a
     # resolver answers differently the second time.
-    monkeypatch.setattr(syndicator.fetch, "_resolve", lambda host, port: ["93.184.216.34"])
+    monkeypatch.setattr(
+        syndicator.upstreams.fetch, "_resolve", lambda host, port: ["93.184.216.34"]
+    )
 
     with make_fetcher(allow_private_addresses=False) as fetcher:
         error = fetch_error(fetcher, f"http://localhost:{server.port}/feed")
@@ -666,7 +668,7 @@ def test_redirect_hops_are_checked_too(server: HTTPServer, monkeypatch: pytest.M
     # Let the test server's loopback address through so the first hop can happen at all.
     real = is_forbidden_address
     monkeypatch.setattr(
-        syndicator.fetch,
+        syndicator.upstreams.fetch,
         "is_forbidden_address",
         lambda address: not address.is_loopback and real(address),
     )

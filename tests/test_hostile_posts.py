@@ -33,10 +33,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from syndicator.build import BuildReport, build_site
-from syndicator.config import Config, load_config
-from syndicator.posts import PostError, PostFile, load_post
-from syndicator.state import State
+from syndicator.core.config import Config, load_config
+from syndicator.feeds.build import BuildReport, build_site
+from syndicator.site.files import PostFile
+from syndicator.site.posts import PostError, load_post
+from syndicator.state.db import State
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -374,7 +375,7 @@ def test_deeply_nested_front_matter_does_not_crash_the_process(tmp_path, kind):
     post.write_text(f"---\n{NESTED[kind]}\ndate: 2024-01-01\n---\nbody\n", encoding="utf-8")
     script = (
         "import sys; from pathlib import Path\n"
-        "from syndicator.posts import PostError, split_front_matter\n"
+        "from syndicator.site.posts import PostError, split_front_matter\n"
         "path = Path(sys.argv[1])\n"
         "try:\n    split_front_matter(path, path.read_text())\n"
         "except PostError as error:\n    print(error.reason)\n"

@@ -33,12 +33,15 @@ from pathlib import Path
 import pytest
 from conftest import SITE_TOML, assert_feeds_valid, run_build
 
-import syndicator.fetch as fetch_module
-import syndicator.poll as poll_module
-from syndicator.config import Config, load_config
-from syndicator.poll import MAX_NEW_ENTRIES_PER_POLL, PollReport, make_fetcher, poll_upstreams
-from syndicator.posts import find_post_files, load_post
-from syndicator.state import State
+import syndicator.upstreams.fetch as fetch_module
+import syndicator.upstreams.importer as importer_module
+from syndicator.core.config import Config, load_config
+from syndicator.refresh import poll as refresh_poll
+from syndicator.site.files import find_post_files
+from syndicator.site.posts import load_post
+from syndicator.state.db import State
+from syndicator.upstreams.importer import MAX_NEW_ENTRIES_PER_POLL
+from syndicator.upstreams.poll import PollReport, make_fetcher
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 MiB = 1024 * 1024
@@ -196,7 +199,7 @@ def measured_poll(config: Config, names: list[str] | None = None) -> Measured:
         tracemalloc.start()
         started = time.monotonic()
         try:
-            report = poll_upstreams(config, state, wanted, fetcher)
+            report = refresh_poll(config, state, wanted, fetcher)
         finally:
             seconds = time.monotonic() - started
             _, peak = tracemalloc.get_traced_memory()
@@ -680,7 +683,7 @@ def test_a_feed_that_changes_every_id_on_every_poll(tmp_path, server, monkeypatc
     the next poll they have other ids). The posts grow by the cap on every poll for as long as
     the upstream misbehaves: bounded per poll, not over time. (The cap is lowered to keep the
     test quick; test_a_hundred_thousand_entries runs the real one.)"""
-    monkeypatch.setattr(poll_module, "MAX_NEW_ENTRIES_PER_POLL", 30)
+    monkeypatch.setattr(importer_module, "MAX_NEW_ENTRIES_PER_POLL", 30)
     shifty = Shifty(entries=45)
     config = hostile_and_good(tmp_path, server, shifty, backfill=10)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.build import BuildReport, build_site
-from syndicator.config import Config, load_config
-from syndicator.state import State
+from syndicator.core.config import Config, load_config
+from syndicator.feeds.build import BuildReport, build_site
+from syndicator.state.db import State
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ from dataclasses import replace
 from feedcheck import assert_valid_jsonfeed
 from test_feedwriter import ATTRIBUTED, META, NEWEST_FIRST, make
 
-from syndicator.attribution import Attribution
-from syndicator.jsonfeed import VERSION, render_json
+from syndicator.feeds.attribution import Attribution
+from syndicator.feeds.jsonfeed import VERSION, render_json
 
 
 def render(config, entries=NEWEST_FIRST) -> dict:

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from conftest import feed_files
 from lxml import etree
 
-from syndicator.listing import MEDIA_TYPES, ListedFeed, render_index, render_opml
+from syndicator.feeds.listing import MEDIA_TYPES, ListedFeed, render_index, render_opml
 
 
 def listed(kind: str, title: str, folder: str) -> ListedFeed:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.lock import LockTimeoutError, lock_path, write_lock
+from syndicator.state.lock import LockTimeoutError, lock_path, write_lock
 
 HOLDER = """
 import sys, time
 from pathlib import Path
-from syndicator.lock import write_lock
+from syndicator.state.lock import write_lock
 with write_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

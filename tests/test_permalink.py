@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import write_post
 
-from syndicator.permalink import (
+from syndicator.site.files import PostFile
+from syndicator.site.permalink import (
     escape_path,
     filename_parts,
     post_id,
@@ -16,7 +17,7 @@ from syndicator.permalink import (
     slugify_default,
     slugify_pretty,
 )
-from syndicator.posts import PostFile, load_post
+from syndicator.site.posts import load_post
 
 DATE = datetime(2021, 12, 8, 22, 6, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
 DEFAULT = "/:categories/:year/:month/:day/:title:output_ext"

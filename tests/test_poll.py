@@ -19,20 +19,22 @@ import pytest
 from conftest import SITE_TOML, assert_feeds_valid
 from werkzeug import Request, Response
 
-import syndicator.poll as poll_module
-from syndicator.build import BuildReport
-from syndicator.config import Config, UpstreamConfig, load_config
-from syndicator.entries import make_entry
-from syndicator.poll import (
+import syndicator.upstreams.importer as importer_module
+import syndicator.upstreams.poll as poll_module
+from syndicator.core.config import Config, UpstreamConfig, load_config
+from syndicator.feeds.build import BuildReport
+from syndicator.feeds.entries import make_entry
+from syndicator.refresh import poll_and_build
+from syndicator.site.files import find_post_files
+from syndicator.site.posts import Post, load_post
+from syndicator.state.db import State, UpstreamRow
+from syndicator.upstreams.poll import (
     PollReport,
     backoff_delay,
     due_upstreams,
     make_fetcher,
-    poll_and_rebuild,
     poll_interval,
 )
-from syndicator.posts import Post, find_post_files, load_post
-from syndicator.state import State, UpstreamRow
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "poll"
 CST = timezone(timedelta(hours=8))
@@ -212,7 +214,7 @@ def run_poll(
 ) -> tuple[PollReport, BuildReport | None]:
     with State.open(config.state.path) as state, make_fetcher(config) as fetcher:
         upstreams = due_upstreams(config, state, time.time(), names, force)
-        return poll_and_rebuild(config, state, upstreams, fetcher)
+        return poll_and_build(config, state, upstreams, fetcher)
 
 
 def row(config: Config, name: str) -> UpstreamRow:
@@ -494,7 +496,7 @@ def test_an_article_left_out_by_backfill_can_come_through_another_upstream(tmp_p
 def test_a_flood_of_new_entries_is_imported_a_batch_per_poll(
     tmp_path, httpserver, monkeypatch, caplog
 ):
-    monkeypatch.setattr(poll_module, "MAX_NEW_ENTRIES_PER_POLL", 3)
+    monkeypatch.setattr(importer_module, "MAX_NEW_ENTRIES_PER_POLL", 3)
     upstream = serve(httpserver, "/feed.xml", rss(items(3)))
     config = make_config(tmp_path, [("Up", httpserver.url_for("/feed.xml"), "news")])
     assert len(run_poll(config)[0].written) == 3

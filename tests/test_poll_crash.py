@@ -30,13 +30,15 @@ from test_poll import (
     write_config,
 )
 
-import syndicator.poll as poll_module
-from syndicator.build import build_site
-from syndicator.config import Config, load_config
-from syndicator.posts import find_post_files, load_post
-from syndicator.postwriter import PostSource, render_post
-from syndicator.state import ImportedEntry, State
-from syndicator.upstream import UpstreamEntry
+import syndicator.refresh as refresh_module
+import syndicator.upstreams.importer as importer_module
+from syndicator.core.config import Config, load_config
+from syndicator.feeds.build import build_site
+from syndicator.site.files import find_post_files
+from syndicator.site.posts import load_post
+from syndicator.state.db import ImportedEntry, State
+from syndicator.upstreams.parse import UpstreamEntry
+from syndicator.upstreams.postwriter import PostSource, render_post
 
 ENTRIES = 200
 
@@ -162,7 +164,7 @@ def test_interrupted_between_recording_and_writing_loses_and_duplicates_nothing(
     """The same crash, placed exactly: the fourth post write dies."""
     serve(httpserver, "/feed.xml", rss(items(10)))
     config = make_config(tmp_path, [("Up", httpserver.url_for("/feed.xml"), "news")])
-    real_write = poll_module.write_atomic
+    real_write = importer_module.write_atomic
     writes = []
 
     def dying_write(path, data, **options):
@@ -171,10 +173,10 @@ def test_interrupted_between_recording_and_writing_loses_and_duplicates_nothing(
         writes.append(path)
         real_write(path, data, **options)
 
-    monkeypatch.setattr(poll_module, "write_atomic", dying_write)
+    monkeypatch.setattr(importer_module, "write_atomic", dying_write)
     with pytest.raises(SystemExit):
         run_poll(config)
-    monkeypatch.setattr(poll_module, "write_atomic", real_write)
+    monkeypatch.setattr(importer_module, "write_atomic", real_write)
     assert len(post_files(config)) == 3
 
     report, build = run_poll(config)
@@ -235,8 +237,8 @@ def test_recover_pending_rewrites_a_stale_file_and_clears_the_debt(tmp_path):
     with State.open(config.state.path) as state:
         state.record_entry(record, pending_text=text)
 
-        assert poll_module.recover_pending(config, state) == 1
-        assert poll_module.recover_pending(config, state) == 0
+        assert importer_module.recover_pending(config, state) == 1
+        assert importer_module.recover_pending(config, state) == 0
         assert state.pending_posts() == []
         assert state.imported_entry("Up", "story-5") == record
 
@@ -250,7 +252,7 @@ def test_kill_during_the_rebuild_is_repaired_by_the_next_poll(tmp_path, httpserv
     def killed(*args, **kwargs):
         raise SystemExit("killed")
 
-    monkeypatch.setattr(poll_module, "build_site", killed)
+    monkeypatch.setattr(refresh_module, "build_site", killed)
     with pytest.raises(SystemExit):
         run_poll(config)
     monkeypatch.undo()

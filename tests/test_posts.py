@@ -12,14 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import SITE_TOML, write_post
 
-from syndicator.config import load_config
-from syndicator.posts import (
-    PostError,
-    PostFile,
-    find_post_files,
-    load_post,
-    read_body,
-)
+from syndicator.core.config import load_config
+from syndicator.site.files import PostFile, find_post_files
+from syndicator.site.posts import PostError, load_post, read_body
 
 
 @pytest.fixture

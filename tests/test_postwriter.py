@@ -14,11 +14,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicator.config import UpstreamConfig
-from syndicator.entries import make_entry
-from syndicator.posts import PostFile, load_post, make_post, split_front_matter
-from syndicator.postwriter import PostSource, post_file_name, render_post
-from syndicator.upstream import UpstreamEntry
+from syndicator.core.config import UpstreamConfig
+from syndicator.feeds.entries import make_entry
+from syndicator.site.files import PostFile
+from syndicator.site.posts import load_post, make_post, split_front_matter
+from syndicator.upstreams.parse import UpstreamEntry
+from syndicator.upstreams.postwriter import PostSource, post_file_name, render_post
 
 CST = timezone(timedelta(hours=8))
 DATE = datetime(2022, 6, 2, 14, 5, 33, tzinfo=CST)

@@ -26,13 +26,13 @@ import pytest
 from conftest import SITE_TOML, write_post
 from prometheus_client.parser import text_string_to_metric_families
 
-from syndicator.build import build_site
-from syndicator.config import load_config
+from syndicator.core.config import load_config
 from syndicator.daemon import Daemon
-from syndicator.feedstore import FeedStore
-from syndicator.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from syndicator.server import FeedApp, make_server
-from syndicator.state import State
+from syndicator.feeds.build import build_site
+from syndicator.state.db import State
+from syndicator.web.feedstore import FeedStore
+from syndicator.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from syndicator.web.server import FeedApp, make_server
 
 SECRET = "TOP-SECRET-OUTSIDE-THE-FEEDS"
 TYPES = {

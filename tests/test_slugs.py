@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from syndicator.slugs import MAX_SLUG_LENGTH, feed_slug
+from syndicator.core.slugs import MAX_SLUG_LENGTH, feed_slug
 
 
 def test_case_and_punctuation_variants_share_a_slug():

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from test_poll import items, make_config, rss, run_poll, serve, write_config
 
-from syndicator.state import State
-from syndicator.status import upstream_statuses
+from syndicator.state.db import State
+from syndicator.upstreams.status import upstream_statuses
 
 FIELDS = [
     "name",

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicator.upstream import NotAFeedError, UpstreamFeed, parse_feed
+from syndicator.upstreams.parse import NotAFeedError, UpstreamFeed, parse_feed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
 FEED_URL = "https://feeds.example.com/finance/rss.xml"

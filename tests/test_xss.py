@@ -29,20 +29,22 @@ from lxml import etree
 from lxml import html as lxml_html
 from test_hostile_upstreams import HostileServer, answer
 
-from syndicator.config import Config, UpstreamConfig, load_config
-from syndicator.entries import make_entry
-from syndicator.feeds import SITE, FeedSpec
-from syndicator.feedwriter import render_atom, render_rss
-from syndicator.jsonfeed import render_json
-from syndicator.poll import make_fetcher, poll_and_rebuild
-from syndicator.posts import PostFile, load_post
-from syndicator.postwriter import PostSource, render_post
-from syndicator.publish import feed_meta
-from syndicator.render import render_markdown
-from syndicator.sanitize import sanitize_html
-from syndicator.state import State
-from syndicator.text import xml_safe
-from syndicator.upstream import UpstreamEntry
+from syndicator.core.config import Config, UpstreamConfig, load_config
+from syndicator.core.sanitize import sanitize_html
+from syndicator.core.text import xml_safe
+from syndicator.feeds.entries import make_entry
+from syndicator.feeds.jsonfeed import render_json
+from syndicator.feeds.layout import SITE, FeedSpec
+from syndicator.feeds.render import feed_meta
+from syndicator.feeds.rss_atom import render_atom, render_rss
+from syndicator.refresh import poll_and_build
+from syndicator.site.files import PostFile
+from syndicator.site.markdown import render_markdown
+from syndicator.site.posts import load_post
+from syndicator.state.db import State
+from syndicator.upstreams.parse import UpstreamEntry
+from syndicator.upstreams.poll import make_fetcher
+from syndicator.upstreams.postwriter import PostSource, render_post
 
 SAFE_SCHEMES = {"http", "https", "mailto"}
 FORBIDDEN_ELEMENTS = {
@@ -301,7 +303,7 @@ def polled_site(tmp_path_factory) -> Config:
         )
         config = load_config(root / "syndicator.toml")
         with State.open(config.state.path) as state, make_fetcher(config) as fetcher:
-            report, build = poll_and_rebuild(config, state, list(config.upstreams), fetcher)
+            report, build = poll_and_build(config, state, list(config.upstreams), fetcher)
     finally:
         server.close()
     assert not report.failed, report.failed

@@ -1,11 +1,12 @@
-"""The daemon's Prometheus metrics, in a registry of its own (no process-wide state)."""
+"""The daemon's Prometheus metrics, in a registry of its own (no process-wide state).
+
+It is told plain figures (an upstream's name, a result, counts, seconds), so it depends on
+nothing it measures.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
-from syndicator.build import BuildReport
-from syndicator.poll import PollOutcome
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -54,19 +55,22 @@ class Metrics:
             "syndicator_write_errors", "Builds or polls that failed to write a file.", registry=r
         )
 
-    def record_poll(self, outcome: PollOutcome, now: float) -> None:
-        self.polls.labels(outcome.name, outcome.result).inc()
-        if outcome.result == "failed":
-            self.fetch_errors.labels(outcome.error_kind or "other").inc()
-        elif outcome.result in ("imported", "unchanged"):  # a 410 Gone is no success
-            self.last_success.labels(outcome.name).set(now)
-        if outcome.written:
-            self.imported.labels(outcome.name).inc(len(outcome.written))
+    def record_poll(
+        self, upstream: str, result: str, error_kind: str | None, imported: int, now: float
+    ) -> None:
+        """One poll's ``result``: imported, unchanged, failed (with its ``error_kind``) or gone."""
+        self.polls.labels(upstream, result).inc()
+        if result == "failed":
+            self.fetch_errors.labels(error_kind or "other").inc()
+        elif result in ("imported", "unchanged"):  # a 410 Gone is no success
+            self.last_success.labels(upstream).set(now)
+        if imported:
+            self.imported.labels(upstream).inc(imported)
 
-    def record_build(self, report: BuildReport, seconds: float) -> None:
-        self.builds.labels("problems" if report.problems else "ok").inc()
+    def record_build(self, problems: int, files_written: int, seconds: float) -> None:
+        self.builds.labels("problems" if problems else "ok").inc()
         self.build_duration.observe(seconds)
-        self.files_written.inc(len(report.written))
+        self.files_written.inc(files_written)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -11,4 +11,5 @@ _OPTIONS = Options.CMARK_OPT_UNSAFE
 
 
 def render_markdown(text: str) -> str:
-    return cmarkgfm.markdown_to_html(text, options=_OPTIONS)
+    html: str = cmarkgfm.markdown_to_html(text, options=_OPTIONS)
+    return html

@@ -1,12 +1,13 @@
-"""The feeds there are: the whole site, each category, each tag."""
+"""Where each feed lives under ``feeds.dir``: the whole site at the root, each category and tag
+in a folder of its own, one file per format, and the feed list beside them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-SITE, CATEGORY, TAG = "site", "category", "tag"
+from syndicator.site.labels import CATEGORY, SITE, TAG
+
 _FOLDERS = {SITE: "", CATEGORY: "categories", TAG: "tags"}
-KIND_ORDER = {SITE: 0, CATEGORY: 1, TAG: 2}
 FILE_NAMES = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
 LISTING_FILES = ("feeds.opml", "index.html")
 
@@ -21,3 +22,8 @@ class FeedSpec:
     def folder(self) -> str:
         """The feed's folder under ``feeds.dir``: "" for the whole site."""
         return f"{_FOLDERS[self.kind]}/{self.slug}" if self.slug else ""
+
+    def file_names(self, formats: tuple[str, ...]) -> list[str]:
+        """The feed's files, relative to ``feeds.dir``, one per format."""
+        prefix = f"{self.folder}/" if self.folder else ""
+        return [prefix + FILE_NAMES[fmt] for fmt in formats]

@@ -17,10 +17,10 @@ from feedgen.feed import FeedEntry, FeedGenerator
 from lxml import etree
 
 from syndicator import __version__
-from syndicator.attribution import Attribution
-from syndicator.config import Config
-from syndicator.dates import feed_moment, rfc3339
-from syndicator.entries import Entry
+from syndicator.core.config import Config
+from syndicator.core.dates import feed_moment, rfc3339
+from syndicator.feeds.attribution import Attribution
+from syndicator.feeds.entries import Entry
 
 # An empty feed still needs an updated date, and "now" would change its bytes on every build.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -44,13 +44,15 @@ def newest_update(entries: list[Entry]) -> datetime:
 
 def render_rss(meta: FeedMeta, entries: list[Entry], config: Config) -> bytes:
     generator = _generator(meta, entries, config, meta.urls["rss"], "application/rss+xml")
-    return generator.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    data: bytes = generator.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return data
 
 
 def render_atom(meta: FeedMeta, entries: list[Entry], config: Config) -> bytes:
     generator = _generator(meta, entries, config, meta.urls["atom"], "application/atom+xml")
     generator.id(meta.urls["atom"])
-    return generator.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    data: bytes = generator.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return data
 
 
 def _generator(

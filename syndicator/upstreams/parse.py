@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from syndicator.text import one_line, xml_safe
+from syndicator.core.text import one_line, xml_safe
 
 
 @dataclass(frozen=True)
@@ -121,14 +121,14 @@ def _parse_xml_feed(
     if not version:
         raise _not_a_feed(body, url, headers, parsed.get("bozo_exception"))
     feed = parsed.get("feed", {})
-    error = parsed.get("bozo_exception")
+    bozo = parsed.get("bozo_exception")
     return UpstreamFeed(
         title=_plain_title(feed),
         link=_absolute(feed.get("link"), url),
         version=version,
         entries=tuple(_xml_entry(entry, url, zone) for entry in parsed.get("entries", [])),
         ttl=_ttl(feed),
-        warnings=(f"{type(error).__name__}: {error}",) if parsed.get("bozo") and error else (),
+        warnings=(f"{type(bozo).__name__}: {bozo}",) if parsed.get("bozo") and bozo else (),
     )
 
 

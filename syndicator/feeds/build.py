@@ -10,19 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from syndicator.atomic import remove_stale_temporaries, write_if_changed
-from syndicator.config import Config
-from syndicator.feeds import CATEGORY, FILE_NAMES, KIND_ORDER, LISTING_FILES, SITE, TAG, FeedSpec
-from syndicator.postindex import PostIndex, config_fingerprint
-from syndicator.posts import Post, PostError, find_post_files, load_post
-from syndicator.state import State
-
-
-@dataclass
-class PostScan:
-    posts: list[Post] = field(default_factory=list)
-    problems: list[PostError] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
+from syndicator.core.atomic import remove_stale_temporaries, write_if_changed
+from syndicator.core.config import Config
+from syndicator.feeds.layout import LISTING_FILES, FeedSpec
+from syndicator.site.index import PostIndex, config_fingerprint
+from syndicator.site.labels import CATEGORY, KIND_ORDER, SITE, TAG
+from syndicator.site.posts import PostError
+from syndicator.state.db import State
 
 
 @dataclass
@@ -36,30 +30,6 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     problems: list[PostError] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
-
-
-def scan_posts(config: Config) -> PostScan:
-    """Every usable post; unusable ones as problems. The same post id twice (a post being
-    moved from ``_posts/`` to ``old_post/``) is kept once, from the first folder listed."""
-    scan = PostScan()
-    seen: dict[str, Path] = {}
-    for file in find_post_files(config):
-        try:
-            loaded = load_post(file, config)
-        except PostError as problem:
-            scan.problems.append(problem)
-            continue
-        if loaded is None:
-            continue
-        post, _ = loaded
-        if post.id in seen:
-            scan.notices.append(
-                f"{post.path}: same post as {seen[post.id]} (id {post.id}); kept that one"
-            )
-            continue
-        seen[post.id] = post.path
-        scan.posts.append(post)
-    return scan
 
 
 def build_site(
@@ -88,7 +58,7 @@ def build_site(
     everything = full or stale_all or last_build is None
     specs = _feed_specs(index.feeds(now, recheck=None if everything else touched), config)
     recorded = state.feed_files()
-    expected = {spec: feed_file_names(spec, config) for spec in specs}
+    expected = {spec: spec.file_names(config.feeds.formats) for spec in specs}
     chosen = [
         spec
         for spec, names in expected.items()
@@ -111,9 +81,9 @@ def build_site(
     if chosen or relist:
         # Loaded only when there is something to render: a build with nothing to do stays
         # as quick to start as the index is to check.
-        from syndicator.publish import render_feeds, render_listing
+        from syndicator.feeds.render import render_feeds, render_listing
 
-        files = render_feeds(chosen, index, config, now, report)
+        files = render_feeds(chosen, index, config, now, report.problems)
         if relist:
             files = itertools.chain(files, render_listing(specs, config))
     wanted = {name for names in expected.values() for name in names} | set(LISTING_FILES)
@@ -121,11 +91,6 @@ def build_site(
     report.unchanged += len(wanted) - rendered  # not even regenerated
     index.finished(now, listing)
     return report
-
-
-def feed_file_names(spec: FeedSpec, config: Config) -> list[str]:
-    prefix = f"{spec.folder}/" if spec.folder else ""
-    return [prefix + FILE_NAMES[fmt] for fmt in config.feeds.formats]
 
 
 def _feed_specs(feeds: dict[tuple[str, str], str], config: Config) -> list[FeedSpec]:

@@ -21,26 +21,17 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from syndicator import __version__
-from syndicator.config import Config
-from syndicator.feeds import CATEGORY, SITE, TAG
-from syndicator.posts import (
-    Post,
-    PostError,
-    PostFile,
-    parse_post,
-    post_file_at,
-    post_file_stats,
-    read_text,
-)
-from syndicator.slugs import feed_slug
-from syndicator.state import State
+from syndicator.core.config import Config
+from syndicator.site.files import PostFile, post_file_at, post_file_stats
+from syndicator.site.labels import SITE, FeedKey, memberships
+from syndicator.site.posts import Post, PostError, parse_post, read_text
+from syndicator.state.db import State
 
 # Files modified less than this before they were indexed may change again within the same
 # mtime tick; they are checked by content hash on the next sync.
 RACY_NS = 2_000_000_000
 PARALLEL_THRESHOLD = 1000
 CHUNK = 500
-FeedKey = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -367,14 +358,6 @@ class PostIndex:
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-
-def memberships(post: Post) -> Iterator[tuple[str, str, str]]:
-    """(kind, slug, label) of every feed the post belongs to."""
-    yield SITE, "", ""
-    for kind, labels in ((CATEGORY, post.categories), (TAG, post.tags)):
-        for label in labels:
-            yield kind, feed_slug(label), label
 
 
 def _parse_chunk(files: list[PostFile], config: Config, ranks: dict[Path, int]) -> list[_Parsed]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from syndicator.config import Config
-from syndicator.dates import rfc3339
-from syndicator.entries import Entry
-from syndicator.feedwriter import FeedMeta
+from syndicator.core.config import Config
+from syndicator.core.dates import rfc3339
+from syndicator.feeds.entries import Entry
+from syndicator.feeds.rss_atom import FeedMeta
 
 VERSION = "https://jsonfeed.org/version/1.1"
 

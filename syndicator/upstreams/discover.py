@@ -8,8 +8,8 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
-from syndicator.fetch import Fetcher, FetchError, FetchResult
-from syndicator.upstream import NotAFeedError, UpstreamFeed, parse_feed
+from syndicator.upstreams.fetch import Fetcher, FetchError, FetchResult
+from syndicator.upstreams.parse import NotAFeedError, UpstreamFeed, parse_feed
 
 _FEED_TYPES = frozenset(
     {"application/rss+xml", "application/atom+xml", "application/feed+json", "application/json"}

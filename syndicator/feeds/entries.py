@@ -11,17 +11,17 @@ from html import escape
 from lxml import etree
 from lxml import html as lxml_html
 
-from syndicator.attribution import (
+from syndicator.core.config import Config
+from syndicator.core.sanitize import http_url, sanitize_html
+from syndicator.core.text import excerpt, one_line, xml_safe
+from syndicator.feeds.attribution import (
     Attribution,
     closing_line,
     extract_attribution,
     remove_navigation,
 )
-from syndicator.config import Config
-from syndicator.posts import Post
-from syndicator.render import render_markdown
-from syndicator.sanitize import http_url, sanitize_html
-from syndicator.text import excerpt, one_line, xml_safe
+from syndicator.site.markdown import render_markdown
+from syndicator.site.posts import Post
 
 SUMMARY_LENGTH = 200
 TITLE_FROM_SUMMARY_LENGTH = 60

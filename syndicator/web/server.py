@@ -17,7 +17,7 @@ import uvicorn
 import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from syndicator.feedstore import FeedStore, StoredFile
+from syndicator.web.feedstore import FeedStore, StoredFile
 
 log = logging.getLogger(__name__)
 

@@ -120,7 +120,7 @@ def is_forbidden_address(address: IPAddress) -> bool:
 
 
 def _resolve(host: str, port: int) -> list[str]:
-    return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
 
 
 class _ForbiddenPeerError(Exception):
@@ -202,7 +202,7 @@ class _CheckedConnectionMixin:
     to, so that DNS rebinding cannot slip past the check of the name."""
 
     def _new_conn(self) -> socket.socket:
-        sock: socket.socket = super()._new_conn()
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]  # a mixin of urllib3's
         context = _CONTEXT.get()
         if context is None:
             return sock
@@ -228,7 +228,7 @@ class _WatchedPoolMixin:
     as they connect)."""
 
     def _get_conn(self, timeout: float | None = None) -> HTTPConnection:
-        connection: HTTPConnection = super()._get_conn(timeout)
+        connection: HTTPConnection = super()._get_conn(timeout)  # type: ignore[misc]  # a mixin
         context = _CONTEXT.get()
         if context is not None and connection.sock is not None:
             context.watch(connection.sock)

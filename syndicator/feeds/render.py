@@ -8,20 +8,17 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from syndicator.config import Config
-from syndicator.entries import Entry, entry_from_json, entry_to_json, make_entry
-from syndicator.feeds import FILE_NAMES, SITE, FeedSpec
-from syndicator.feedwriter import FeedMeta, render_atom, render_rss
-from syndicator.jsonfeed import render_json
-from syndicator.listing import ListedFeed, render_index, render_opml
-from syndicator.postindex import PostIndex
-from syndicator.posts import Post, PostError, read_body
-
-if TYPE_CHECKING:
-    from syndicator.build import BuildReport
+from syndicator.core.config import Config
+from syndicator.feeds.entries import Entry, entry_from_json, entry_to_json, make_entry
+from syndicator.feeds.jsonfeed import render_json
+from syndicator.feeds.layout import FILE_NAMES, FeedSpec
+from syndicator.feeds.listing import ListedFeed, render_index, render_opml
+from syndicator.feeds.rss_atom import FeedMeta, render_atom, render_rss
+from syndicator.site.index import PostIndex
+from syndicator.site.labels import SITE
+from syndicator.site.posts import Post, PostError, read_body
 
 RENDERERS = {"rss": render_rss, "atom": render_atom, "json": render_json}
 PARALLEL_ENTRIES = 200
@@ -29,19 +26,24 @@ CACHE_BATCH = 200
 
 
 def render_feeds(
-    specs: list[FeedSpec], index: PostIndex, config: Config, now: datetime, report: BuildReport
+    specs: list[FeedSpec],
+    index: PostIndex,
+    config: Config,
+    now: datetime,
+    problems: list[PostError],
 ) -> Iterator[tuple[str, bytes]]:
-    """(file name, bytes) of each chosen feed in each format, one at a time."""
+    """(file name, bytes) of each chosen feed in each format, one at a time; a post that
+    turns out unusable when its entry is rendered is added to ``problems``."""
     members = {
         spec: index.newest((spec.kind, spec.slug), now, config.feeds.max_items) for spec in specs
     }
-    entries = _entries_for(members, index, config, report)
+    entries = _entries_for(members, index, config, problems)
     for spec, posts in members.items():
         feed_entries = [entries[post.path] for post in posts if post.path in entries]
         meta = feed_meta(spec, config)
-        prefix = f"{spec.folder}/" if spec.folder else ""
-        for fmt in config.feeds.formats:
-            yield f"{prefix}{FILE_NAMES[fmt]}", RENDERERS[fmt](meta, feed_entries, config)
+        formats = config.feeds.formats
+        for name, fmt in zip(spec.file_names(formats), formats, strict=True):
+            yield name, RENDERERS[fmt](meta, feed_entries, config)
 
 
 def render_listing(specs: list[FeedSpec], config: Config) -> Iterator[tuple[str, bytes]]:
@@ -56,7 +58,10 @@ def _listed(spec: FeedSpec, config: Config) -> ListedFeed:
 
 
 def _entries_for(
-    members: dict[FeedSpec, list[Post]], index: PostIndex, config: Config, report: BuildReport
+    members: dict[FeedSpec, list[Post]],
+    index: PostIndex,
+    config: Config,
+    problems: list[PostError],
 ) -> dict[Path, Entry]:
     """Each post that reaches some feed as an entry: from the cache when its file is the one
     the cached entry was rendered from, else rendered (once, however many feeds hold it)."""
@@ -76,7 +81,7 @@ def _entries_for(
         to_render.values(), _render_entries(list(to_render.values()), config), strict=True
     ):
         if problem is not None:
-            report.problems.append(PostError(post.path, problem))
+            problems.append(PostError(post.path, problem))
             continue
         assert rendered is not None
         entries[post.path] = entry_from_json(rendered)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from syndicator.config import Config
-from syndicator.state import State, UpstreamRow
+from syndicator.core.config import Config
+from syndicator.state.db import State, UpstreamRow
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from html import escape
 
 from lxml import etree
 
-from syndicator.config import Config
+from syndicator.core.config import Config
 
 FORMAT_LABELS = {"rss": "RSS 2.0", "atom": "Atom 1.0", "json": "JSON Feed 1.1"}
 MEDIA_TYPES = {

@@ -15,7 +15,7 @@ from html import escape
 
 from lxml import html as lxml_html
 
-from syndicator.config import AttributionConfig
+from syndicator.core.config import AttributionConfig
 
 _SEPARATORS = re.compile(r"^[\s｜|/·•,，、\-–—]*$")
 _BLOCKS = ("p", "div", "blockquote", "li", "section", "center", "h1", "h2", "h3", "h4", "h5", "h6")

@@ -17,11 +17,11 @@ from urllib.parse import quote
 
 import yaml
 
-from syndicator.config import AttributionConfig, UpstreamConfig
-from syndicator.sanitize import sanitize_html
-from syndicator.slugs import feed_slug
-from syndicator.text import one_line, xml_safe
-from syndicator.upstream import UpstreamEntry
+from syndicator.core.config import AttributionConfig, UpstreamConfig
+from syndicator.core.sanitize import sanitize_html
+from syndicator.core.slugs import feed_slug
+from syndicator.core.text import one_line, xml_safe
+from syndicator.upstreams.parse import UpstreamEntry
 
 TITLE_SLUG_LENGTH = 40
 _BLANK_LINES = re.compile(r"\n\s*\n")
@@ -130,7 +130,7 @@ def _plain(label: str) -> bool:
     if not _PLAIN_LABEL.fullmatch(label):
         return False
     try:
-        return yaml.safe_load(label) == label
+        return bool(yaml.safe_load(label) == label)
     except yaml.YAMLError:
         return False
 

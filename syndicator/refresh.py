@@ -1,0 +1,105 @@
+"""A refresh: poll upstreams, write their new entries as posts, bring the feeds up to date.
+
+The one place where the upstream side meets the feed side (through the post files they
+share). ``syndicator poll`` and ``syndicator build`` call it once; the daemon calls
+``poll_one`` for each scheduled upstream and ``build`` for its coalesced rebuilds.
+
+``writing`` is held around every step that writes posts, feeds or state (the cross-process
+write lock; in the daemon, its work lock too), never around the network, so another writer
+waits only for writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+from syndicator.core.config import Config, UpstreamConfig
+from syndicator.feeds.build import BuildReport, build_site
+from syndicator.state.db import State
+from syndicator.upstreams.fetch import Fetcher
+from syndicator.upstreams.importer import recover_pending
+from syndicator.upstreams.poll import (
+    PollOutcome,
+    PollReport,
+    apply_fetched,
+    current_row,
+    fetch_upstream,
+)
+
+Writing = Callable[[], AbstractContextManager[object]]
+FETCH_WORKERS = 16
+
+
+def recover(config: Config, state: State, writing: Writing = nullcontext) -> int:
+    """Write out the posts a killed poll recorded but may not have written; how many."""
+    with writing():
+        return recover_pending(config, state)
+
+
+def poll(
+    config: Config,
+    state: State,
+    upstreams: list[UpstreamConfig],
+    fetcher: Fetcher,
+    writing: Writing = nullcontext,
+) -> PollReport:
+    """Fetch every upstream in parallel; apply each answer in the order given."""
+    report = PollReport(recovered=recover(config, state, writing))
+    rows = {u.name: current_row(state, u) for u in upstreams}
+    with ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="fetch") as pool:
+        futures = {
+            u.name: pool.submit(fetch_upstream, fetcher, rows[u.name], config.site.timezone)
+            for u in upstreams
+        }
+        for upstream in upstreams:
+            fetched = futures[upstream.name].result()
+            with writing():
+                outcome = apply_fetched(config, state, upstream, rows[upstream.name], fetched)
+            report.outcomes.append(outcome)
+    return report
+
+
+def poll_one(
+    config: Config,
+    state: State,
+    upstream: UpstreamConfig,
+    fetcher: Fetcher,
+    writing: Writing = nullcontext,
+) -> PollOutcome:
+    """Fetch one upstream, then apply its answer; the caller rebuilds the feeds for
+    ``outcome.written`` (the daemon gathers several polls into one build)."""
+    fetched = fetch_upstream(fetcher, current_row(state, upstream), config.site.timezone)
+    with writing():
+        # Read again under the lock: another process may have polled it meanwhile.
+        return apply_fetched(config, state, upstream, current_row(state, upstream), fetched)
+
+
+def build(
+    config: Config,
+    state: State,
+    writing: Writing = nullcontext,
+    *,
+    full: bool = False,
+    paths: Collection[Path] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BuildReport:
+    """Bring the feeds up to date with the posts (see ``build_site``)."""
+    with writing():
+        return build_site(config, state, full=full, paths=paths, progress=progress)
+
+
+def poll_and_build(
+    config: Config,
+    state: State,
+    upstreams: list[UpstreamConfig],
+    fetcher: Fetcher,
+    writing: Writing = nullcontext,
+) -> tuple[PollReport, BuildReport]:
+    """Poll, then bring the feeds up to date. The build runs even when the poll wrote
+    nothing: it costs little when nothing changed, and it finishes a build that a killed
+    earlier poll left undone."""
+    report = poll(config, state, upstreams, fetcher, writing)
+    return report, build(config, state, writing)

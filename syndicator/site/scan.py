@@ -1,0 +1,41 @@
+"""Every post read afresh, without the index: what ``check`` reports, touching no state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from syndicator.core.config import Config
+from syndicator.site.files import find_post_files
+from syndicator.site.posts import Post, PostError, load_post
+
+
+@dataclass
+class PostScan:
+    posts: list[Post] = field(default_factory=list)
+    problems: list[PostError] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+def scan_posts(config: Config) -> PostScan:
+    """Every usable post; unusable ones as problems. The same post id twice (a post being
+    moved from ``_posts/`` to ``old_post/``) is kept once, from the first folder listed."""
+    scan = PostScan()
+    seen: dict[str, Path] = {}
+    for file in find_post_files(config):
+        try:
+            loaded = load_post(file, config)
+        except PostError as problem:
+            scan.problems.append(problem)
+            continue
+        if loaded is None:
+            continue
+        post, _ = loaded
+        if post.id in seen:
+            scan.notices.append(
+                f"{post.path}: same post as {seen[post.id]} (id {post.id}); kept that one"
+            )
+            continue
+        seen[post.id] = post.path
+        scan.posts.append(post)
+    return scan
