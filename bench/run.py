@@ -1513,8 +1513,8 @@ def imported_memory(tools: Tools) -> dict[str, float]:
     python = sys.executable  # the interpreter syndicator is installed in (run.py's own)
     found: dict[str, float] = {}
     for name, modules in (
-        ("build", "syndicator.cli, syndicator.build, syndicator.publish"),
-        ("daemon", "syndicator.cli, syndicator.daemon, syndicator.publish"),
+        ("build", "syndicator.cli, syndicator.feeds.build, syndicator.feeds.render"),
+        ("daemon", "syndicator.cli, syndicator.daemon, syndicator.feeds.render"),
     ):
         code = (
             f"import {modules}\n"
