@@ -1,5 +1,5 @@
 """Shared fixtures: the fixture site copied to a temporary folder, configs from TOML text,
-posts written on the fly, builds run against a real state file, and the shared corpus."""
+the fixture site built, and the shared corpus. The helpers they use are in support/site.py."""
 
 from __future__ import annotations
 
@@ -9,40 +9,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from feedcheck import assert_valid_atom, assert_valid_jsonfeed, assert_valid_rss
+from support.site import CORPUS, CORPUS_MISSING, FIXTURE_SITE, SITE_TOML, run_build
 
 from syndicator.core.config import Config, load_config
-from syndicator.feeds.build import BuildReport, build_site
-from syndicator.state.db import State
-
-TESTS = Path(__file__).resolve().parent
-FIXTURE_SITE = TESTS / "fixtures" / "site"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "finews"
-CORPUS_MISSING = "../shared/corpus/finews not present (fresh clone without shared/)"
-
-# A site with every key the tests lean on; each test adds what it needs.
-SITE_TOML = """\
-[site]
-title = "测试站"
-url = "https://site.example"
-timezone = "Asia/Shanghai"
-language = "zh-CN"
-
-[posts]
-dirs = ["_posts", "old_post"]
-
-[feeds]
-dir = "feeds"
-
-[state]
-path = "var/state.db"
-"""
-
-VALIDATORS = {
-    "rss.xml": assert_valid_rss,
-    "atom.xml": assert_valid_atom,
-    "feed.json": assert_valid_jsonfeed,
-}
+from syndicator.feeds.build import BuildReport
 
 
 @pytest.fixture
@@ -81,52 +51,6 @@ def corpus_dir() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(CORPUS_MISSING)
     return CORPUS
-
-
-def write_post(
-    folder: Path,
-    name: str,
-    front: str = 'title: "标题"\ndate: 2022-01-01 10:00:00 +0800\ncategories: news\n',
-    body: str = "正文。\n",
-) -> Path:
-    """A post file: ``front`` between ``---`` lines, then ``body``."""
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"---\n{front}---\n{body}", encoding="utf-8")
-    return path
-
-
-def run_build(config: Config, now: datetime | None = None) -> BuildReport:
-    """One ``build`` with the config's own state file, closed afterwards."""
-    state = State.open(config.state.path)
-    try:
-        return build_site(config, state, now=now)
-    finally:
-        state.close()
-
-
-def feed_files(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (relative POSIX path → bytes)."""
-    return {
-        path.relative_to(folder).as_posix(): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
-
-
-def assert_feeds_valid(folder: Path) -> int:
-    """Run the validator for its format on every feed under ``folder``; how many were checked."""
-    checked = 0
-    for relative, data in feed_files(folder).items():
-        validate = VALIDATORS.get(relative.rsplit("/", 1)[-1])
-        if validate is None:
-            continue
-        try:
-            validate(data)
-        except AssertionError as error:
-            raise AssertionError(f"{relative}: {error}") from None
-        checked += 1
-    return checked
 
 
 @pytest.fixture

@@ -3,30 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import SITE_TOML, assert_feeds_valid, write_post
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def syndicator(*args: str, cwd: Path, env: dict[str, str] | None = None):
-    # The caller's own $SYNDICATOR_CONFIG must not leak into the test.
-    environment = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "syndicator", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from support.processes import syndicator
+from support.site import SITE_TOML, assert_feeds_valid, write_post
 
 
 @pytest.fixture

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
-from test_poll import FIXTURES, items, post_files, rss, serve, write_config
+from support.processes import syndicator
+from support.upstreams import UPSTREAM_FIXTURES, items, post_files, rss, serve, write_config
 
 from syndicator.core.config import load_config
-
-
-def syndicator(config_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
-    return subprocess.run(
-        [sys.executable, "-m", "syndicator", "--config", str(config_path), *args],
-        cwd=config_path.parent,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_poll_exits_0_when_every_upstream_is_fine(tmp_path, httpserver):
@@ -34,7 +19,7 @@ def test_poll_exits_0_when_every_upstream_is_fine(tmp_path, httpserver):
         [("A", httpserver.url_for("/a.xml"), "alpha"), ("B", httpserver.url_for("/b.xml"), "beta")],
     )
 
-    result = syndicator(config_path, "poll")
+    result = syndicator("poll", config=config_path)
 
     assert result.returncode == 0, result.stderr
     assert "2 upstreams polled: 2 with new posts (5 posts)" in result.stdout
@@ -55,7 +40,7 @@ def test_poll_exits_1_when_an_upstream_failed_and_imports_the_rest(tmp_path, htt
         ],
     )
 
-    result = syndicator(config_path, "poll")
+    result = syndicator("poll", config=config_path)
 
     assert result.returncode == 1
     assert "Broken:" in result.stderr and "HTTP 500" in result.stderr
@@ -69,7 +54,7 @@ def test_poll_exits_2_for_an_unknown_upstream_and_does_nothing(tmp_path, httpser
     feed = serve(httpserver, "/a.xml", rss(items(2)))
     config_path = write_config(tmp_path, [("A", httpserver.url_for("/a.xml"), "news")])
 
-    result = syndicator(config_path, "poll", "A", "Nobody")
+    result = syndicator("poll", "A", "Nobody", config=config_path)
 
     assert result.returncode == 2
     assert "Nobody" in result.stderr
@@ -85,7 +70,7 @@ def test_poll_name_polls_only_that_upstream(tmp_path, httpserver):
         [("A", httpserver.url_for("/a.xml"), "alpha"), ("B", httpserver.url_for("/b.xml"), "beta")],
     )
 
-    result = syndicator(config_path, "poll", "B")
+    result = syndicator("poll", "B", config=config_path)
 
     assert result.returncode == 0, result.stderr
     assert "1 upstreams polled" in result.stdout
@@ -96,10 +81,10 @@ def test_poll_name_polls_only_that_upstream(tmp_path, httpserver):
 def test_poll_again_polls_only_what_is_due_unless_forced(tmp_path, httpserver):
     a = serve(httpserver, "/a.xml", rss(items(2)))
     config_path = write_config(tmp_path, [("A", httpserver.url_for("/a.xml"), "news")])
-    assert syndicator(config_path, "poll").returncode == 0
+    assert syndicator("poll", config=config_path).returncode == 0
 
-    again = syndicator(config_path, "poll")
-    forced = syndicator(config_path, "poll", "--force")
+    again = syndicator("poll", config=config_path)
+    forced = syndicator("poll", "--force", config=config_path)
 
     assert again.returncode == 0 and "0 upstreams polled" in again.stdout
     assert forced.returncode == 0 and "1 upstreams polled" in forced.stdout
@@ -112,7 +97,7 @@ def check_added_block(config_path: Path, block: str) -> dict:
     [upstream] = parsed["upstreams"]
     with config_path.open("a", encoding="utf-8") as handle:
         handle.write("\n" + block + "\n")
-    checked = syndicator(config_path, "check")
+    checked = syndicator("check", config=config_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert load_config(config_path).upstreams[-1].url == upstream["url"]
     return upstream
@@ -122,7 +107,7 @@ def test_add_given_a_feed_url_prints_a_working_upstreams_block(tmp_path, httpser
     serve(httpserver, "/feed.xml", rss(items(1), title='中国网"财经" \\ News'))
     config_path = write_config(tmp_path, [])
 
-    result = syndicator(config_path, "add", httpserver.url_for("/feed.xml"))
+    result = syndicator("add", httpserver.url_for("/feed.xml"), config=config_path)
 
     assert result.returncode == 0, result.stderr
     upstream = check_added_block(config_path, result.stdout)
@@ -132,12 +117,12 @@ def test_add_given_a_feed_url_prints_a_working_upstreams_block(tmp_path, httpser
 
 
 def test_add_given_a_web_page_finds_its_alternate_feed(tmp_path, httpserver):
-    page = (FIXTURES.parent / "upstream/page.html").read_bytes()
+    page = (UPSTREAM_FIXTURES / "page.html").read_bytes()
     serve(httpserver, "/site/index.html", page, content_type="text/html; charset=utf-8")
     serve(httpserver, "/site/feeds/rss.xml", rss(items(1), title="Example News"))
     config_path = write_config(tmp_path, [])
 
-    result = syndicator(config_path, "add", httpserver.url_for("/site/index.html"))
+    result = syndicator("add", httpserver.url_for("/site/index.html"), config=config_path)
 
     assert result.returncode == 0, result.stderr
     upstream = check_added_block(config_path, result.stdout)

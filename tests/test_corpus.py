@@ -12,9 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, CORPUS_MISSING, assert_feeds_valid, feed_files, run_build
 from lxml import etree
 from lxml import html as lxml_html
+from support.site import CORPUS, CORPUS_MISSING, assert_feeds_valid, feed_files, run_build
 
 from syndicator.core.config import Config, load_config
 from syndicator.core.slugs import feed_slug

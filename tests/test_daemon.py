@@ -7,24 +7,21 @@ import io
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import Message
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import feedparser
 import pytest
-from feedcheck import assert_valid_rss
+from support.feedcheck import assert_valid_rss
+from support.processes import free_port, get, start_syndicator, wait_until
+from support.upstreams import send
 
 POLL_INTERVAL = 2.0
 # What the issue promises, plus a little for a loaded CI machine.
@@ -69,11 +66,7 @@ def upstream_server() -> Iterator[tuple[str, dict[str, Upstream]]]:
                 self.send_error(404)
                 return
             body = feeds[key].document(f"http://{self.headers['Host']}/{key}")
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send(self, body)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -84,12 +77,6 @@ def upstream_server() -> Iterator[tuple[str, dict[str, Upstream]]]:
     yield f"http://127.0.0.1:{server.server_address[1]}", feeds
     server.shutdown()
     server.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def write_config(path: Path, port: int, upstream_url: str, upstreams: list[str]) -> None:
@@ -130,27 +117,6 @@ port = {port}
     )
 
 
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Message, bytes]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
-
-
-def wait_for(check: Callable[[], bool], seconds: float, what: str) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        try:
-            if check():
-                return time.monotonic() - started
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"not within {seconds} s: {what}")
-
-
 @pytest.fixture
 def daemon_site(tmp_path: Path, upstream_server: tuple[str, dict[str, Upstream]]) -> Iterator[dict]:
     base, feeds = upstream_server
@@ -162,12 +128,7 @@ def daemon_site(tmp_path: Path, upstream_server: tuple[str, dict[str, Upstream]]
     feeds["a"].add("first", "第一条", now - timedelta(hours=2))
     feeds["a"].add("second", "第二条", now - timedelta(hours=1))
     log = (tmp_path / "daemon.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "syndicator", "--config", str(config), "run"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
+    process = start_syndicator("run", config=config, output=log)
     site = {
         "root": tmp_path,
         "config": config,
@@ -179,7 +140,9 @@ def daemon_site(tmp_path: Path, upstream_server: tuple[str, dict[str, Upstream]]
         "log": tmp_path / "daemon.log",
     }
     try:
-        wait_for(lambda: get(site["url"] + "/healthz")[0] == 200, 15, "daemon healthy")
+        wait_until(
+            lambda: get(site["url"] + "/healthz")[0] == 200, 15, "daemon healthy", ignoring=OSError
+        )
         yield site
     finally:
         if process.poll() is None:
@@ -200,10 +163,11 @@ def test_daemon_end_to_end(daemon_site: dict) -> None:
     category = f"{url}/categories/cata/rss.xml"
 
     # Polled on start: the upstream's items are served in their category feed.
-    wait_for(
+    wait_until(
         lambda: set(feed_titles(category)) == {"第一条", "第二条"},
         POLL_INTERVAL + SLACK,
         "first poll",
+        ignoring=OSError,
     )
     status, headers, body = get(category)
     assert status == 200
@@ -212,14 +176,21 @@ def test_daemon_end_to_end(daemon_site: dict) -> None:
 
     # A new upstream item reaches the served feed within the poll interval plus 5 s.
     feeds["a"].add("third", "第三条", datetime.now(UTC).replace(microsecond=0))
-    wait_for(lambda: "第三条" in feed_titles(category), POLL_INTERVAL + SLACK, "new upstream item")
+    wait_until(
+        lambda: "第三条" in feed_titles(category),
+        POLL_INTERVAL + SLACK,
+        "new upstream item",
+        ignoring=OSError,
+    )
 
     # A post file dropped into the post folder is served within 5 s.
     (root / "_posts" / "2024-03-01-dropped.md").write_text(
         '---\ntitle: "手动放入的文章"\ndate: 2024-03-01 09:00:00 +0800\ncategories: cata\n---\n正文。\n',
         encoding="utf-8",
     )
-    wait_for(lambda: "手动放入的文章" in feed_titles(category), SLACK, "dropped post")
+    wait_until(
+        lambda: "手动放入的文章" in feed_titles(category), SLACK, "dropped post", ignoring=OSError
+    )
 
     # Conditional GET: the ETag we got back gives a 304 with no body.
     status, headers, _ = get(category)
@@ -231,10 +202,11 @@ def test_daemon_end_to_end(daemon_site: dict) -> None:
     feeds["b"].add("other", "另一个上游", datetime.now(UTC).replace(microsecond=0))
     write_config(daemon_site["config"], daemon_site["port"], daemon_site["upstream"], ["a", "b"])
     daemon_site["process"].send_signal(signal.SIGHUP)
-    wait_for(
+    wait_until(
         lambda: "另一个上游" in feed_titles(f"{url}/categories/catb/rss.xml"),
         POLL_INTERVAL + SLACK,
         "new upstream after SIGHUP",
+        ignoring=OSError,
     )
 
     # SIGTERM: exit 0 within 10 s, no partial file left anywhere.
@@ -251,7 +223,12 @@ def test_daemon_end_to_end(daemon_site: dict) -> None:
 def test_newsboat_reads_every_entry_and_the_next_one(daemon_site: dict, tmp_path: Path) -> None:
     url, feeds = daemon_site["url"], daemon_site["feeds"]
     category = f"{url}/categories/cata/rss.xml"
-    wait_for(lambda: len(feed_titles(category)) == 2, POLL_INTERVAL + SLACK, "first poll")
+    wait_until(
+        lambda: len(feed_titles(category)) == 2,
+        POLL_INTERVAL + SLACK,
+        "first poll",
+        ignoring=OSError,
+    )
     home = tmp_path / "newsboat"
     home.mkdir()
     (home / "urls").write_text(category + "\n", encoding="utf-8")
@@ -286,5 +263,10 @@ def test_newsboat_reads_every_entry_and_the_next_one(daemon_site: dict, tmp_path
         assert published > 0
 
     feeds["a"].add("fourth", "第四条", datetime.now(UTC).replace(microsecond=0))
-    wait_for(lambda: "第四条" in feed_titles(category), POLL_INTERVAL + SLACK, "new item served")
+    wait_until(
+        lambda: "第四条" in feed_titles(category),
+        POLL_INTERVAL + SLACK,
+        "new item served",
+        ignoring=OSError,
+    )
     assert [title for title, _, _ in reload()] == ["第一条", "第二条", "第四条"]

@@ -13,7 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import SITE_TOML, write_post
+from support.processes import wait_until
+from support.site import SITE_TOML, write_post
+from support.upstreams import send
 from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
@@ -30,15 +32,6 @@ from watchdog.events import (
 
 from syndicator.core.config import Config, load_config
 from syndicator.daemon import REBUILD_DELAY, REBUILD_JOB, Daemon, _PostEvents, _Requests
-
-
-def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"not within {seconds} s: {what}")
 
 
 @pytest.fixture
@@ -407,11 +400,7 @@ class GrowingUpstream(ThreadingHTTPServer):
                     "<title>上游</title><link>http://up.example/</link>"
                     f"<description>d</description>{items}</channel></rss>"
                 ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send(self, body)
 
             def log_message(self, *args: object) -> None:
                 pass

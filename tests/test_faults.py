@@ -18,13 +18,8 @@ import math
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,10 +27,11 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from conftest import SITE_TOML, assert_feeds_valid, feed_files, write_post
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_hostile_upstreams import HostileServer
+from support.processes import free_port, get, start_syndicator, syndicator, wait_until
+from support.site import SITE_TOML, assert_feeds_valid, feed_files, write_post
+from support.upstreams import HostileServer, send
 
 import syndicator.upstreams.importer as importer_module
 import syndicator.upstreams.poll as poll_module
@@ -45,53 +41,8 @@ from syndicator.refresh import poll as refresh_poll
 from syndicator.state.db import State
 from syndicator.upstreams.poll import current_row, fetch_upstream, make_fetcher
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 PAGE = 4096
 PAST = datetime(2022, 3, 1, 10, 0, tzinfo=UTC)  # the new posts: long before any build
-
-
-def syndicator_environment() -> dict[str, str]:
-    """This checkout's code in subprocesses, whatever is installed."""
-    environment = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
-    environment["PYTHONPATH"] = os.pathsep.join(
-        [str(REPOSITORY), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
-    return environment
-
-
-def syndicator(config: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "syndicator", "--config", str(config), *arguments],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=syndicator_environment(),
-        cwd=config.parent,
-    )
-
-
-def http_get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, b""
-
-
-def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, urllib.error.URLError):
-            if check():
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"not within {seconds} s: {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- a tmpfs of our own ----------------------------------------------------------------------
@@ -206,15 +157,10 @@ def serving(config: Path) -> Iterator[str]:
     port = free_port()
     with config.open("a", encoding="utf-8") as handle:
         handle.write(f"\n[server]\nport = {port}\n")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "syndicator", "--config", str(config), "serve"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=syndicator_environment(),
-    )
+    process = start_syndicator("serve", config=config)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: http_get(url + "/healthz")[0] == 200, 15, "serve up")
+        wait_until(lambda: get(url + "/healthz")[0] == 200, 15, "serve up", ignoring=OSError)
         yield url
     finally:
         process.terminate()
@@ -297,8 +243,8 @@ def test_a_failed_build_keeps_the_old_feeds_and_says_which_file(tmp_path, tmpfs,
     config, fault, old = broken_site(tmp_path, kind, tmpfs)
 
     with serving(config) as url:
-        result = syndicator(config, "build")
-        status, served = http_get(url + "/rss.xml")
+        result = syndicator("build", config=config)
+        status, _, served = get(url + "/rss.xml")
         after = feed_files(fault.feeds)
 
         assert result.returncode != 0
@@ -314,14 +260,15 @@ def test_a_failed_build_keeps_the_old_feeds_and_says_which_file(tmp_path, tmpfs,
         assert status == 200 and served == after["rss.xml"]
 
         fault.repair()
-        repaired = syndicator(config, "build", "--full")
+        repaired = syndicator("build", "--full", config=config)
 
         assert repaired.returncode == 0, repaired.stderr
         assert feed_files(fault.feeds) == cold_build(config.parent)
         wait_until(
-            lambda: http_get(url + "/rss.xml")[1] == (fault.feeds / "rss.xml").read_bytes(),
+            lambda: get(url + "/rss.xml")[2] == (fault.feeds / "rss.xml").read_bytes(),
             10,
             "the new feed served",
+            ignoring=OSError,
         )
 
 
@@ -343,7 +290,7 @@ def test_the_next_plain_build_catches_up_once_the_fault_is_repaired(tmp_path, tm
 def test_the_cli_reports_a_write_error_in_one_line(tmp_path):
     config, fault, _ = broken_site(tmp_path, "blocked", None)
 
-    result = syndicator(config, "build")
+    result = syndicator("build", config=config)
 
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
@@ -374,15 +321,11 @@ class MutableFeed:
             f"</title><link>http://up.example/</link><description>d</description>{items}"
             "</channel></rss>"
         ).encode()
-        request.send_response(200)
-        request.send_header("Content-Type", "application/rss+xml")
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        request.wfile.write(body)
+        send(request, body)
 
 
 def write_errors(url: str) -> float:
-    _, body = http_get(url + "/metrics")
+    _, _, body = get(url + "/metrics")
     for line in body.decode().splitlines():
         if line.startswith("syndicator_write_errors_total "):
             return float(line.split()[1])
@@ -423,16 +366,15 @@ def daemon_on_a_full_disk(tmp_path, tmpfs) -> Iterator[FullDaemon]:
     for n in (1, 2):
         feed.add(n)
     with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "syndicator", "--config", str(config_path), "run"],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=syndicator_environment(),
-            cwd=root,
-        )
+        process = start_syndicator("run", config=config_path, output=output)
     site = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: "条目2".encode() in http_get(site + "/rss.xml")[1], 20, "first posts")
+        wait_until(
+            lambda: "条目2".encode() in get(site + "/rss.xml")[2],
+            20,
+            "first posts",
+            ignoring=OSError,
+        )
         assert write_errors(site) == 0
         filler = disk.fill()
         old = feed_files(root / "feeds")
@@ -449,8 +391,8 @@ def daemon_on_a_full_disk(tmp_path, tmpfs) -> Iterator[FullDaemon]:
 def test_the_daemon_on_a_full_disk_logs_counts_and_keeps_serving(daemon_on_a_full_disk):
     daemon = daemon_on_a_full_disk
 
-    wait_until(lambda: write_errors(daemon.url) >= 1, 20, "a write error counted")
-    status, served = http_get(daemon.url + "/rss.xml")
+    wait_until(lambda: write_errors(daemon.url) >= 1, 20, "a write error counted", ignoring=OSError)
+    status, _, served = get(daemon.url + "/rss.xml")
 
     assert status == 200 and served == daemon.old["rss.xml"]
     assert feed_files(daemon.root / "feeds") == daemon.old
@@ -466,13 +408,23 @@ def test_the_daemon_on_a_full_disk_logs_counts_and_keeps_serving(daemon_on_a_ful
 
 def test_the_daemon_resumes_polling_when_space_returns(daemon_on_a_full_disk):
     daemon = daemon_on_a_full_disk
-    wait_until(lambda: write_errors(daemon.url) >= 1, 20, "a write error counted")
+    wait_until(lambda: write_errors(daemon.url) >= 1, 20, "a write error counted", ignoring=OSError)
 
     daemon.filler.unlink()
 
     # One poll interval and one retry delay (a second each) are all it should take.
-    wait_until(lambda: "条目4".encode() in http_get(daemon.url + "/rss.xml")[1], 4, "caught up")
-    wait_until(lambda: feed_files(daemon.root / "feeds") == cold_build(daemon.root), 10, "cold")
+    wait_until(
+        lambda: "条目4".encode() in get(daemon.url + "/rss.xml")[2],
+        4,
+        "caught up",
+        ignoring=OSError,
+    )
+    wait_until(
+        lambda: feed_files(daemon.root / "feeds") == cold_build(daemon.root),
+        10,
+        "cold",
+        ignoring=OSError,
+    )
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.process.wait(timeout=20) == 0
     with contextlib.closing(sqlite3.connect(daemon.root / "var" / "state.db")) as db:
@@ -502,15 +454,14 @@ def test_the_daemon_with_a_read_only_feed_folder(tmp_path, tmpfs):
     site = f"http://127.0.0.1:{port}"
     log = tmp_path / "daemon.log"
     with log.open("wb") as output:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "syndicator", "--config", str(config_path), "run"],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=syndicator_environment(),
-            cwd=root,
-        )
+        daemon = start_syndicator("run", config=config_path, output=output)
     try:
-        wait_until(lambda: "旧文3".encode() in http_get(site + "/rss.xml")[1], 20, "first build")
+        wait_until(
+            lambda: "旧文3".encode() in get(site + "/rss.xml")[2],
+            20,
+            "first build",
+            ignoring=OSError,
+        )
         old = feed_files(feeds)
         disk.read_only(True)
         now = datetime.now(UTC).replace(microsecond=0)
@@ -520,8 +471,9 @@ def test_the_daemon_with_a_read_only_feed_folder(tmp_path, tmpfs):
             f'title: "新到"\ndate: {now:%Y-%m-%d %H:%M:%S} +0000\ncategories: news\n',
         )
 
-        wait_until(lambda: write_errors(site) >= 1, 20, "a write error counted")
-        assert http_get(site + "/rss.xml") == (200, old["rss.xml"])
+        wait_until(lambda: write_errors(site) >= 1, 20, "a write error counted", ignoring=OSError)
+        status, _, served = get(site + "/rss.xml")
+        assert (status, served) == (200, old["rss.xml"])
         assert feed_files(feeds) == old
         text = log.read_text(encoding="utf-8")
         assert "feeds not written (the old ones stay served)" in text

@@ -22,12 +22,12 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from conftest import SITE_TOML
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from lxml import html as lxml_html
-from test_hostile_upstreams import HostileServer, answer
+from support.site import SITE_TOML
+from support.upstreams import HostileServer, answer
 
 from syndicator.core.config import Config, UpstreamConfig, load_config
 from syndicator.core.sanitize import sanitize_html

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import run_build, write_post
+from support.site import run_build, write_post
 
 from syndicator.core.config import Config
 from syndicator.web.feedstore import FeedStore

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import write_post
+from support.site import write_post
 
 from syndicator.site.files import PostFile
 from syndicator.site.permalink import (

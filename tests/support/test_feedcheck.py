@@ -1,4 +1,4 @@
-"""tests/feedcheck.py accepts valid feeds and names every rule a bad one breaks.
+"""feedcheck.py accepts valid feeds and names every rule a bad one breaks.
 
 Each failing sample is the valid sample with one targeted edit, so a test
 fails if a rule stops firing (or fires on the valid feed).
@@ -12,10 +12,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import feedcheck
 import feedparser
 import pytest
-from feedcheck import (
+
+from support import feedcheck
+from support.feedcheck import (
     assert_valid_atom,
     assert_valid_jsonfeed,
     assert_valid_rss,

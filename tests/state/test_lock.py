@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.processes import syndicator
 
 from syndicator.state.lock import LockTimeoutError, lock_path, write_lock
 
@@ -57,12 +58,7 @@ def test_cli_build_waits_for_the_daemon_to_finish_writing(fixture_site: Path) ->
     state = fixture_site.parent / "var" / "syndicator.db"
     holder = hold_lock(state, 1.5)
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "syndicator", "--config", str(fixture_site), "build"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = syndicator("build", config=fixture_site)
     waited = time.monotonic() - started
     holder.wait()
     assert result.returncode == 1, result.stderr  # the fixture site has broken posts

@@ -5,7 +5,7 @@ but it is a network service and tests here run without network.  This module
 re-creates its checks as strictly as practical so that tests can assert that
 what syndicator emits would pass it:
 
-* Atom (RFC 4287): the RFC's RELAX NG schema (tests/schemas/atom.rng, made
+* Atom (RFC 4287): the RFC's RELAX NG schema (schemas/atom.rng beside this file, made
   with trang from atom.rnc) run through ``xmllint --relaxng``, plus the rules
   the W3C validator enforces beyond the schema (author presence, absolute
   IRI ids, RFC 3339 dates, one alternate link per type+hreflang, a

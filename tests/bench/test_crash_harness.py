@@ -5,39 +5,26 @@ The long run (200 kills and more) is run by hand; RELIABILITY.md has its figures
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import ModuleType
 
 import pytest
-from conftest import SITE_TOML, feed_files, write_post
+from support.scripts import BENCH, load_script
+from support.site import SITE_TOML, feed_files, write_post
 
 import syndicator.feeds.render
 from syndicator.core.config import load_config
 from syndicator.feeds.build import build_site
 from syndicator.state.db import State
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-SCRIPT = REPOSITORY / "bench" / "crash_harness.py"
+SCRIPT = BENCH / "crash_harness.py"
 CI_KILLS = 10
 
-
-def load_harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("crash_harness", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = load_harness()
+harness = load_script("crash_harness.py", "crash_harness")
 
 
 def test_ten_kills_lose_and_duplicate_nothing(tmp_path):

@@ -5,22 +5,23 @@ from __future__ import annotations
 import hashlib
 import time
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.site import CST
+from support.upstreams import UPSTREAM_FIXTURES
 
 from syndicator.upstreams.parse import NotAFeedError, UpstreamFeed, parse_feed
 
-FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
 FEED_URL = "https://feeds.example.com/finance/rss.xml"
 RSS = {"Content-Type": "application/rss+xml"}
-CST = timezone(timedelta(hours=8))
 
 
 def parse_fixture(name: str, headers: dict[str, str] | None = None) -> UpstreamFeed:
-    return parse_feed((FIXTURES / name).read_bytes(), FEED_URL, RSS if headers is None else headers)
+    return parse_feed(
+        (UPSTREAM_FIXTURES / name).read_bytes(), FEED_URL, RSS if headers is None else headers
+    )
 
 
 def rss(channel: str, items: str = "") -> bytes:
@@ -252,7 +253,7 @@ def test_garbage_is_not_a_feed() -> None:
 
 def test_body_naming_a_local_file_is_not_read_as_that_file() -> None:
     # Given bytes, feedparser opens them as a path when such a file exists.
-    path = str((FIXTURES / "rss20.xml").resolve()).encode()
+    path = str((UPSTREAM_FIXTURES / "rss20.xml").resolve()).encode()
 
     with pytest.raises(NotAFeedError):
         parse_feed(path, FEED_URL, {})
@@ -277,7 +278,7 @@ def test_feedparser_crashes_become_not_a_feed(prolog: bytes) -> None:
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(
-    name=st.sampled_from(sorted(path.name for path in FIXTURES.iterdir())),
+    name=st.sampled_from(sorted(path.name for path in UPSTREAM_FIXTURES.iterdir())),
     edits=st.lists(
         st.tuples(st.integers(0, 5000), st.integers(0, 40), st.binary(max_size=8)), max_size=12
     ),
@@ -285,7 +286,7 @@ def test_feedparser_crashes_become_not_a_feed(prolog: bytes) -> None:
 def test_mangled_feeds_parse_or_are_refused_never_crash(
     name: str, edits: list[tuple[int, int, bytes]]
 ) -> None:
-    body = bytearray((FIXTURES / name).read_bytes())
+    body = bytearray((UPSTREAM_FIXTURES / name).read_bytes())
     for position, length, replacement in edits:
         start = position % (len(body) + 1)
         body[start : start + length] = replacement

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.site import CST
 
 from syndicator.core.config import UpstreamConfig
 from syndicator.feeds.entries import make_entry
@@ -21,7 +22,6 @@ from syndicator.site.posts import load_post, make_post, split_front_matter
 from syndicator.upstreams.parse import UpstreamEntry
 from syndicator.upstreams.postwriter import PostSource, post_file_name, render_post
 
-CST = timezone(timedelta(hours=8))
 DATE = datetime(2022, 6, 2, 14, 5, 33, tzinfo=CST)
 LINK = "http://finance.example.cn/2022/06/02/001.html"
 FEED = "https://finance.example.cn/rss.xml"

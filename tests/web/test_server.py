@@ -11,8 +11,6 @@ import os
 import re
 import select
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,8 +21,10 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from conftest import SITE_TOML, write_post
 from prometheus_client.parser import text_string_to_metric_families
+from support.processes import free_port, start_syndicator, wait_until
+from support.site import SITE_TOML, write_post
+from support.upstreams import send
 
 from syndicator.core.config import load_config
 from syndicator.daemon import Daemon
@@ -95,24 +95,6 @@ def request(
     return exchange(port, b"\r\n".join(lines) + b"\r\n\r\n")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"not within {seconds} s: {what}")
-
-
 # The site and the server.
 
 
@@ -157,14 +139,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     port = free_port()
     config_path = make_site(root, port)
     log = (root / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "syndicator", "--config", str(config_path), "serve"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=root,
-    )
+    process = start_syndicator("serve", config=config_path, output=log)
     try:
-        wait_until(lambda: request(port, "/healthz").status == 200, 15, "server up")
+        wait_until(
+            lambda: request(port, "/healthz").status == 200, 15, "server up", ignoring=OSError
+        )
         yield {"port": port, "root": root, "feeds": root / "feeds", "process": process}
         assert process.poll() is None, "the server died during the tests"
     finally:
@@ -610,7 +589,7 @@ def in_process() -> Iterator[Callable[[FeedApp], int]]:
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         servers.append((server, thread))
-        wait_until(lambda: server.started, 10, "in-process server up")
+        wait_until(lambda: server.started, 10, "in-process server up", ignoring=OSError)
         return port
 
     yield start
@@ -653,11 +632,7 @@ class Upstream(ThreadingHTTPServer):
                 if handler.path != "/good.xml":
                     handler.send_error(410 if handler.path == "/gone.xml" else 500)
                     return
-                handler.send_response(200)
-                handler.send_header("Content-Type", "application/rss+xml")
-                handler.send_header("Content-Length", str(len(self.feed)))
-                handler.end_headers()
-                handler.wfile.write(self.feed)
+                send(handler, self.feed)
 
             def log_message(handler, *args: object) -> None:  # noqa: N805
                 pass
@@ -711,7 +686,7 @@ def test_metrics_after_a_daemon_poll(tmp_path: Path, in_process: Callable) -> No
                 and (config.feeds.dir / "categories" / "good" / "rss.xml").exists()
             )
 
-        wait_until(polled, 15, "four polls and a build in /metrics")
+        wait_until(polled, 15, "four polls and a build in /metrics", ignoring=OSError)
     finally:
         daemon.stop()
         upstream.shutdown()

@@ -1,28 +1,14 @@
 """The benchmark site generator (bench/generate_site.py) is deterministic and well shaped."""
 
-import importlib.util
 import re
-import sys
 import tomllib
 from pathlib import Path
-from types import ModuleType
 
 import frontmatter
 import pytest
+from support.scripts import load_script
 
-SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "generate_site.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_generate_site", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load()
+gen = load_script("generate_site.py", "bench_generate_site")
 
 DATE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0800$")
 ATTRIBUTION = re.compile(r'<p class="em_media">（文章来源：(?P<source>[^）]+)）</p>')

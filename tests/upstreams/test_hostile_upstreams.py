@@ -11,7 +11,6 @@ With ``HOSTILE_REPORT=path`` set, every measured case appends a line of JSON to 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
@@ -22,16 +21,18 @@ import threading
 import time
 import tracemalloc
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from conftest import SITE_TOML, assert_feeds_valid, run_build
+from support.processes import syndicator_environment
+from support.site import SITE_TOML, assert_feeds_valid, run_build
+from support.upstreams import Handler, HostileServer, answer
 
 import syndicator.upstreams.fetch as fetch_module
 import syndicator.upstreams.importer as importer_module
@@ -43,7 +44,6 @@ from syndicator.state.db import State
 from syndicator.upstreams.importer import MAX_NEW_ENTRIES_PER_POLL
 from syndicator.upstreams.poll import PollReport, make_fetcher
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 MiB = 1024 * 1024
 CAP = 1 * MiB  # polling.max_bytes in these tests
 TIMEOUT = 1.5  # polling.timeout; the total deadline is three times this
@@ -51,53 +51,7 @@ DEADLINE = 3 * TIMEOUT
 SLACK = 3.0  # a loaded CI machine
 GOOD_ENTRIES = 2
 
-Handler = Callable[[BaseHTTPRequestHandler, threading.Event], None]
-
-
-# --- a scriptable HTTP server -------------------------------------------------------------------
-
-
-class HostileServer:
-    """Threaded HTTP/1.0 server: each path answered by a handler writing raw bytes."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Handler] = {}
-        self.requests: list[str] = []
-        self.stop = threading.Event()
-        routes, requests, stop = self.routes, self.requests, self.stop
-
-        class Dispatch(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                requests.append(self.path)
-                handler = routes.get(self.path.split("?")[0])
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):
-                    if handler is None:
-                        self.send_error(404)
-                    else:
-                        handler(self, stop)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Dispatch)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-        self.port = self.server.server_address[1]
-
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def route(self, path: str, handler: Handler) -> str:
-        self.routes[path] = handler
-        return self.url(path)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+# --- a HostileServer (support/upstreams.py) for each test, and redirects ------------------------
 
 
 @pytest.fixture
@@ -105,21 +59,6 @@ def server() -> Iterator[HostileServer]:
     started = HostileServer()
     yield started
     started.close()
-
-
-def answer(
-    body: bytes, content_type: str = "application/rss+xml", headers: dict[str, str] | None = None
-) -> Handler:
-    def handle(request: BaseHTTPRequestHandler, stop: threading.Event) -> None:
-        request.send_response(200)
-        request.send_header("Content-Type", content_type)
-        request.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            request.send_header(name, value)
-        request.end_headers()
-        request.wfile.write(body)
-
-    return handle
 
 
 def redirect_to(location: str, status: int = 302) -> Handler:
@@ -544,11 +483,6 @@ sys.exit(os.waitstatus_to_exitcode(status))
 def cli_poll(config: Config, *names: str) -> tuple[int, str, str, float, int]:
     """``syndicator poll --force [NAME…]`` in a subprocess: (exit status, stdout, stderr,
     seconds, peak RSS in bytes of that process alone)."""
-    environment = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
-    # This checkout's code, whatever is installed (an editable install may point elsewhere).
-    environment["PYTHONPATH"] = os.pathsep.join(
-        [str(REPOSITORY), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
     command = ["-m", "syndicator", "--config", str(config.path), "poll", "--force", *names]
     out, err = config.path.with_suffix(".out"), config.path.with_suffix(".err")
     peak_file = config.path.with_suffix(".peak")
@@ -558,7 +492,7 @@ def cli_poll(config: Config, *names: str) -> tuple[int, str, str, float, int]:
             [sys.executable, "-c", LAUNCHER, str(peak_file), *command],
             stdout=stdout,
             stderr=stderr,
-            env=environment,
+            env=syndicator_environment(),
             check=False,
         )
         seconds = time.monotonic() - started
@@ -569,7 +503,7 @@ def cli_poll(config: Config, *names: str) -> tuple[int, str, str, float, int]:
 def test_a_hundred_thousand_entries(tmp_path, server):
     """At most MAX_NEW_ENTRIES_PER_POLL posts a poll; the rest wait for the next poll. Run as
     ``syndicator poll`` (the build included) to measure the whole process's peak RSS.
-    JSON Feed keeps parsing quick (36 µs an entry, mostly urljoin); test_upstream.py times
+    JSON Feed keeps parsing quick (36 µs an entry, mostly urljoin); test_parse.py times
     feedparser on 100,000 RSS items."""
     body = json_feed(100_000)
     config = hostile_and_good(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SITE_TOML, write_post
+from support.site import SITE_TOML, write_post
 
 from syndicator.core.config import load_config
 from syndicator.core.sanitize import http_url

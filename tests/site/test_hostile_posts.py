@@ -6,7 +6,7 @@ control characters, huge values, the wrong types where strings are expected, nes
 structures, timestamps of every form and out of range) dumped as YAML, or raw YAML fragments
 (anchors and aliases, a billion-laughs bomb, deep nesting, escapes for surrogates and NUL, tags
 PyYAML refuses), over bodies of any text, HTML and Markdown. Files are sometimes not UTF-8,
-hold NUL bytes or start with a BOM. Every feed written is checked with tests/feedcheck.py.
+hold NUL bytes or start with a BOM. Every feed written is checked with support/feedcheck.py.
 
 The RELAX NG half of the Atom check runs xmllint (~140 ms a feed): it runs on the site's
 atom.xml, which holds every entry; category and tag feeds get every other rule.
@@ -24,14 +24,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from unittest import mock
 
-import feedcheck
 import pytest
 import yaml
-from conftest import SITE_TOML
-from feedcheck import assert_valid_atom, assert_valid_jsonfeed, assert_valid_rss
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from support import feedcheck
+from support.feedcheck import assert_valid_atom, assert_valid_jsonfeed, assert_valid_rss
+from support.site import REPOSITORY, SITE_TOML
 
 from syndicator.core.config import Config, load_config
 from syndicator.feeds.build import BuildReport, build_site
@@ -385,6 +385,6 @@ def test_deeply_nested_front_matter_does_not_crash_the_process(tmp_path, kind):
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=REPOSITORY,
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -8,8 +8,8 @@ import shutil
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import SITE_TOML, assert_feeds_valid, feed_files, run_build, write_post
 from lxml import etree
+from support.site import SITE_TOML, assert_feeds_valid, feed_files, run_build, write_post
 
 from syndicator.core.atomic import remove_stale_temporaries, write_atomic, write_if_changed
 from syndicator.core.config import load_config

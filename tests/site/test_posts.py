@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import SITE_TOML, write_post
+from support.site import SITE_TOML, write_post
 
 from syndicator.core.config import load_config
 from syndicator.site.files import PostFile, find_post_files

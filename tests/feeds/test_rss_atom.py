@@ -1,69 +1,25 @@
 """RSS 2.0 and Atom 1.0 through feedgen: each feedgen 1.0.0 pitfall of PITFALLS.md guarded.
 
-Every rendered feed is also run through the validators (tests/feedcheck.py).
+Every rendered feed is also run through the validators (tests/support/feedcheck.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import write_post
-from feedcheck import assert_valid_atom, assert_valid_rss
 from lxml import etree
+from support.feedcheck import assert_valid_atom, assert_valid_rss
+from support.feeds import META, NEWEST_FIRST, SITE, make
+from support.site import write_post
 
 from syndicator.feeds.attribution import Attribution
-from syndicator.feeds.entries import Entry, make_entry
-from syndicator.feeds.rss_atom import FeedMeta, render_atom, render_rss
+from syndicator.feeds.entries import make_entry
+from syndicator.feeds.rss_atom import render_atom, render_rss
 from syndicator.site.files import PostFile
 from syndicator.site.posts import load_post
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-CST = timezone(timedelta(hours=8))
-SITE = "https://site.example"
-META = FeedMeta(
-    title="测试站: emnews",
-    description="",
-    home_url=SITE,
-    urls={
-        "rss": f"{SITE}/feeds/categories/emnews/rss.xml",
-        "atom": f"{SITE}/feeds/categories/emnews/atom.xml",
-        "json": f"{SITE}/feeds/categories/emnews/feed.json",
-    },
-    language="zh-CN",
-    author="测试站",
-)
-
-
-def make(
-    number: int,
-    day: int,
-    attribution: Attribution | None = None,
-    id_is_link: bool = False,
-    updated_day: int | None = None,
-) -> Entry:
-    link = f"{SITE}/emnews/2022/01/{day:02d}/post-{number}.html"
-    published = datetime(2022, 1, day, 10, 0, 0, tzinfo=CST)
-    return Entry(
-        id=link if id_is_link else link.removesuffix(".html"),
-        link=link,
-        title=f"第{number}篇",
-        published=published,
-        updated=published if updated_day is None else published.replace(day=updated_day),
-        categories=("emnews", "东财滚动新闻"),
-        content_html=f"<p>正文{number}。</p>",
-        summary=f"正文{number}。",
-        attribution=attribution or Attribution(),
-    )
-
-
-ATTRIBUTED = Attribution(
-    source="中国网财经",
-    url="http://news.example.org/original/1.html",
-    feed="https://feeds.example.org/finance/rss.xml",
-)
-NEWEST_FIRST = [make(3, 9, ATTRIBUTED), make(2, 8), make(1, 7, id_is_link=True)]
 
 
 @pytest.fixture

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
+from support.upstreams import UPSTREAM_FIXTURES
 from werkzeug import Response
 
 from syndicator.upstreams.discover import DiscoveryError, discover_feed
 from syndicator.upstreams.fetch import Fetcher
 
-FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
-RSS = (FIXTURES / "rss20.xml").read_bytes()
-ATOM = (FIXTURES / "atom10.xml").read_bytes()
+RSS = (UPSTREAM_FIXTURES / "rss20.xml").read_bytes()
+ATOM = (UPSTREAM_FIXTURES / "atom10.xml").read_bytes()
 HTML = "text/html; charset=utf-8"
 
 
@@ -57,7 +56,7 @@ def test_feed_url_is_its_own_feed(server: HTTPServer, fetcher: Fetcher) -> None:
 
 def test_page_with_relative_alternate_link(server: HTTPServer, fetcher: Fetcher) -> None:
     server.expect_request("/news/").respond_with_data(
-        (FIXTURES / "page.html").read_bytes(), content_type=HTML
+        (UPSTREAM_FIXTURES / "page.html").read_bytes(), content_type=HTML
     )
     server.expect_request("/news/feeds/rss.xml").respond_with_data(
         RSS, content_type="application/rss+xml"
@@ -98,7 +97,7 @@ def test_json_feed_link(server: HTTPServer, fetcher: Fetcher) -> None:
         content_type=HTML,
     )
     server.expect_request("/feed.json").respond_with_data(
-        (FIXTURES / "jsonfeed11.json").read_bytes(), content_type="application/feed+json"
+        (UPSTREAM_FIXTURES / "jsonfeed11.json").read_bytes(), content_type="application/feed+json"
     )
 
     found = discover_feed(fetcher, server.url_for("/"))

@@ -11,14 +11,14 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import assert_feeds_valid
-from test_poll import (
+from support.processes import start_syndicator
+from support.site import assert_feeds_valid
+from support.upstreams import (
     BASE_DATE,
     Item,
     items,
@@ -41,17 +41,6 @@ from syndicator.upstreams.parse import UpstreamEntry
 from syndicator.upstreams.postwriter import PostSource, render_post
 
 ENTRIES = 200
-
-
-def start_poll(config_path: Path) -> subprocess.Popen[bytes]:
-    environment = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "syndicator", "--config", str(config_path), "poll"],
-        cwd=config_path.parent,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def count_posts(folder: Path) -> int:
@@ -126,7 +115,7 @@ def test_kill_9_then_poll_again_gives_exactly_one_post_per_entry(tmp_path, https
         tmp_path, [("Up", httpserver.url_for("/feed.xml"), "news")], backfill=ENTRIES
     )
     config = load_config(config_path)
-    process = start_poll(config_path)
+    process = start_syndicator("poll", config=config_path)
 
     kill_when(process, moment(config))
     assert process.returncode in (-signal.SIGKILL, 0)
@@ -149,9 +138,9 @@ def test_repeated_kills_then_completion(tmp_path, httpserver):
     )
     config = load_config(config_path)
     for target in (20, 80, 140):
-        kill_when(start_poll(config_path), after_posts(target)(config))
+        kill_when(start_syndicator("poll", config=config_path), after_posts(target)(config))
 
-    process = start_poll(config_path)
+    process = start_syndicator("poll", config=config_path)
     process.wait(timeout=60)
 
     assert process.returncode == 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from feedcheck import assert_valid_jsonfeed
-from test_feedwriter import ATTRIBUTED, META, NEWEST_FIRST, make
+from support.feedcheck import assert_valid_jsonfeed
+from support.feeds import ATTRIBUTED, META, NEWEST_FIRST, make
 
 from syndicator.feeds.attribution import Attribution
 from syndicator.feeds.jsonfeed import VERSION, render_json

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
-from test_poll import items, make_config, rss, run_poll, serve, write_config
+from support.processes import syndicator
+from support.upstreams import items, make_config, rss, run_poll, serve, write_config
 
 from syndicator.state.db import State
 from syndicator.upstreams.status import upstream_statuses
@@ -28,21 +26,8 @@ FIELDS = [
 ]
 
 
-def status(config_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
-    return subprocess.run(
-        [sys.executable, "-m", "syndicator", "--config", str(config_path), "status", *options],
-        cwd=config_path.parent,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def status_json(config_path: Path) -> dict[str, dict]:
-    result = status(config_path, "--json")
+    result = syndicator("status", "--json", config=config_path)
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert isinstance(rows, list)
@@ -140,7 +125,7 @@ def test_human_status_names_each_upstream_and_what_happened(tmp_path, httpserver
     config = make_config(tmp_path, upstream_set(httpserver))
     run_poll(config)
 
-    result = status(config.path)
+    result = syndicator("status", config=config.path)
 
     assert result.returncode == 0, result.stderr
     out = result.stdout

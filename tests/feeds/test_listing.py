@@ -5,8 +5,8 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
-from conftest import feed_files
 from lxml import etree
+from support.site import feed_files
 
 from syndicator.feeds.listing import MEDIA_TYPES, ListedFeed, render_index, render_opml
 
