@@ -1,4 +1,5 @@
 """Reading upstream feeds: RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 through feedparser, JSON Feed by hand.
+Whatever else feedparser reads items from (a CDF channel) is taken too, as other readers do.
 
 The body is untrusted and may be absurd (100,000 entries, a 5 MB title, invalid UTF-8): every
 step here is linear in its size. Content is returned raw; sanitizing it is the caller's job.
@@ -44,8 +45,9 @@ class UpstreamEntry:
 
 @dataclass(frozen=True)
 class UpstreamFeed:
-    """A parsed feed: ``version`` is feedparser's ("rss20", "atom10", …) or "json10"/"json11";
-    ``ttl`` is the seconds between polls the feed asks for; ``warnings`` are for logging."""
+    """A parsed feed: ``version`` is feedparser's ("rss20", "atom10", …, or "" for a format it
+    reads without naming it) or "json10"/"json11"; ``ttl`` is the seconds between polls the
+    feed asks for; ``warnings`` are what the operator may want to fix or tell the upstream."""
 
     title: str
     link: str | None
@@ -63,8 +65,11 @@ _JSON_FEED_VERSIONS = {
     "https://jsonfeed.org/version/1": "json10",
     "https://jsonfeed.org/version/1.1": "json11",
 }
+_BARE_JSON_FEED_VERSIONS = {"1": "json10", "1.0": "json10", "1.1": "json11"}
 _STARTS_AS_JSON = re.compile(rb"(?:\xef\xbb\xbf)?\s*\{")
 _HTML_MARKER = re.compile(rb"<!doctype\s+html|<html[\s>]", re.I)
+# A start tag's name, or markup that comes before the root element (<?…?>, <!--…-->, <!…>).
+_MARKUP = re.compile(rb"<(?:[?!][^>]*>|([A-Za-z_][\w.:-]{0,99}))")
 _XML_ENCODING = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)")
 # Sites that declare GB2312 or GBK routinely write characters only GB18030 has (a superset);
 # Python's gbk codec fails on those and feedparser then falls back to windows-1252 (mojibake).
@@ -117,26 +122,36 @@ def _parse_xml_feed(
         raise NotAFeedError(
             f"{url} is not a readable feed (the parser failed: {type(error).__name__}: {error})"
         ) from error
+    feed = parsed.get("feed", {})
+    entries = parsed.get("entries", [])
+    bozo = parsed.get("bozo_exception")
+    warnings = [f"{type(bozo).__name__}: {bozo}"] if parsed.get("bozo") and bozo else []
     version = parsed.get("version") or ""
     if not version:
-        raise _not_a_feed(body, url, headers, parsed.get("bozo_exception"))
-    feed = parsed.get("feed", {})
-    bozo = parsed.get("bozo_exception")
+        # A format feedparser reads without naming it (a CDF channel, a bare <channel>):
+        # a feed all the same when it yields items, as other readers take it.
+        _refuse_without_items(body, url, headers, entries, bozo)
+        warnings.append(
+            f"not RSS or Atom ({_root_described(body)}); read its {len(entries)} items all the same"
+        )
     return UpstreamFeed(
         title=_plain_title(feed),
         link=_absolute(feed.get("link"), url),
         version=version,
-        entries=tuple(_xml_entry(entry, url, zone) for entry in parsed.get("entries", [])),
+        entries=tuple(_xml_entry(entry, url, zone) for entry in entries),
         ttl=_ttl(feed),
-        warnings=(f"{type(bozo).__name__}: {bozo}",) if parsed.get("bozo") and bozo else (),
+        warnings=tuple(warnings),
     )
 
 
 def _feedparser_headers(body: bytes, url: str, headers: Mapping[str, str]) -> dict[str, str]:
-    """The response headers as feedparser reads them: lower-case names, a fixed base URL, and
-    GB2312/GBK charsets widened to GB18030."""
+    """The response headers as feedparser reads them: lower-case names, a fixed base URL, an
+    XML media type when the server sent none, and GB2312/GBK charsets widened to GB18030."""
     fixed = {name.lower(): value for name, value in headers.items()}
     fixed["content-location"] = url
+    # Without a Content-Type feedparser takes an undeclared body for ISO-8859-1, which decodes
+    # any bytes, so its encoding detector is never asked; as XML, UTF-8 is tried, then it.
+    fixed.setdefault("content-type", "application/xml")
     media_type, charset = _content_type(fixed.get("content-type", ""))
     if charset is None:
         declared = _XML_ENCODING.search(body, 0, 1024)
@@ -157,19 +172,39 @@ def _content_type(value: str) -> tuple[str, str | None]:
     return media_type.strip().lower(), charset
 
 
-def _not_a_feed(
-    body: bytes, url: str, headers: Mapping[str, str], error: BaseException | None
-) -> NotAFeedError:
+def _refuse_without_items(
+    body: bytes,
+    url: str,
+    headers: Mapping[str, str],
+    entries: list[Mapping[str, Any]],
+    error: BaseException | None,
+) -> None:
+    """Raise NotAFeedError, saying what the body is instead, unless it is not an HTML page
+    and some of its ``entries`` have a title or a link."""
     media_type, _ = _content_type(
         next((value for name, value in headers.items() if name.lower() == "content-type"), "")
     )
     if "html" in media_type or _HTML_MARKER.search(body, 0, 4096):
-        return NotAFeedError(
+        raise NotAFeedError(
             f"{url} is an HTML page, not a feed; give the feed's own address "
             "(`syndicator add` finds it from the page)"
         )
-    reason = f"{type(error).__name__}: {error}" if error else "no RSS or Atom root element"
-    return NotAFeedError(f"{url} is not an RSS, Atom or JSON feed ({reason})")
+    if any(entry.get("title") or entry.get("link") for entry in entries):
+        return
+    said = f"; the XML parser said {type(error).__name__}: {error}" if error else ""
+    raise NotAFeedError(
+        f"{url} is not an RSS, Atom or JSON feed ({_root_described(body)}, and no item with a "
+        f"title or a link{said})"
+    )
+
+
+def _root_described(body: bytes) -> str:
+    """What the body starts with, said in words: the name of its first element (past the XML
+    declaration, processing instructions, comments and doctype) in its first 4 KB."""
+    for found in _MARKUP.finditer(body, 0, 4096):
+        if found.group(1):
+            return f"its root element is <{found.group(1).decode('ascii')}>"
+    return "no XML element at its start"
 
 
 def _xml_entry(entry: dict[str, Any], base: str, zone: tzinfo) -> UpstreamEntry:
@@ -275,12 +310,14 @@ def _parse_json_feed(body: bytes, url: str, zone: tzinfo) -> UpstreamFeed:
         document = json.loads(text)
     except (ValueError, RecursionError) as error:
         raise NotAFeedError(f"{url} is not valid JSON ({error}), so not a JSON Feed") from None
-    version = _json_feed_version(document)
+    version, version_warning = _json_feed_version(document)
     if version is None:
         raise NotAFeedError(
             f"{url} is JSON but not a JSON Feed (no https://jsonfeed.org/version/1 or /1.1 "
             "in its version)"
         )
+    if version_warning:
+        warnings.append(version_warning)
     items = document.get("items")
     if not isinstance(items, list):
         warnings.append("no items list")
@@ -298,12 +335,25 @@ def _parse_json_feed(body: bytes, url: str, zone: tzinfo) -> UpstreamFeed:
     )
 
 
-def _json_feed_version(document: object) -> str | None:
-    if not isinstance(document, dict) or not isinstance(document.get("version"), str):
-        return None
+def _json_feed_version(document: object) -> tuple[str | None, str | None]:
+    """(``version``, a warning when the feed names it other than as the spec says);
+    (None, None) for JSON that is not a JSON Feed."""
+    if not isinstance(document, dict) or not isinstance(document.get("version"), str | int | float):
+        return None, None
+    written = str(document["version"]).strip()
     # Early feeds wrote the version URL with http: and a trailing slash.
-    version = document["version"].strip().rstrip("/").replace("http://", "https://", 1)
-    return _JSON_FEED_VERSIONS.get(version)
+    version = _JSON_FEED_VERSIONS.get(written.rstrip("/").replace("http://", "https://", 1))
+    if version is not None:
+        return version, None
+    # Some generators write the bare number ("1.1"); other readers (gofeed) accept it.
+    version = _BARE_JSON_FEED_VERSIONS.get(written)
+    if version is None:
+        return None, None
+    spec_url = next(url for url, name in _JSON_FEED_VERSIONS.items() if name == version)
+    return version, (
+        f'its version is "{written}", not the URL JSON Feed asks for ({spec_url}); '
+        "read as that version"
+    )
 
 
 def _json_entry(item: Mapping[str, Any], base: str, zone: tzinfo) -> UpstreamEntry:

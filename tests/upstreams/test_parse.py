@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -148,6 +149,22 @@ def test_json_feed_11() -> None:
     assert feed.warnings == ("1 items that are not objects skipped",)
 
 
+@pytest.mark.parametrize("version", ["1.0", "1.1", " 1.1 "])
+def test_json_feed_with_a_bare_version_number_is_read_with_a_warning(version: str) -> None:
+    body = (UPSTREAM_FIXTURES / "jsonfeed-bare-version.json").read_bytes()
+    body = body.replace(b'"version": "1.1"', f'"version": "{version}"'.encode())
+
+    feed = parse_feed(body, FEED_URL, {"Content-Type": "application/feed+json"})
+
+    assert feed.version == {"1.0": "json10", "1.1": "json11"}[version.strip()]
+    assert [entry.title for entry in feed.entries] == [
+        "Written by a generator that numbers its version"
+    ]
+    (warning,) = feed.warnings
+    assert f'its version is "{version.strip()}"' in warning
+    assert "https://jsonfeed.org/version/1" in warning
+
+
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain", ""])
 def test_json_feed_is_recognised_by_its_version_whatever_the_content_type(
     content_type: str,
@@ -205,6 +222,43 @@ def test_feed_declared_gbk_in_its_prolog_reads_correctly(content_type: str) -> N
     assert entry.content_html == "<p>（文章来源：中国网财经）</p>"
 
 
+UNDECLARED = {
+    "undeclared-gb2312.xml": ("财经快讯", "央行今日开展逆回购操作"),
+    "undeclared-shift-jis.xml": ("経済ニュース", "東京株式市場で日経平均が反発"),
+    "undeclared-euc-jp.xml": ("地域ニュース", "政府が新たな経済対策を発表"),
+    "undeclared-euc-kr.xml": ("경제 뉴스", "한국은행 기준금리 동결 결정"),
+    "undeclared-koi8-r.xml": ("Новости экономики", "Центробанк сохранил ключевую ставку"),
+}
+C1_CONTROL = re.compile("[\x80-\x9f]")
+
+
+@pytest.mark.parametrize("content_type", ["application/rss+xml", "text/xml", None])
+@pytest.mark.parametrize("name", sorted(UNDECLARED))
+def test_feed_in_an_undeclared_encoding_is_detected(name: str, content_type: str | None) -> None:
+    # No encoding in the prolog, no charset in the Content-Type (or no Content-Type at all):
+    # only a detector tells GB2312 from Shift-JIS from KOI8-R.
+    feed = parse_fixture(name, {"Content-Type": content_type} if content_type else {})
+
+    assert (feed.title, feed.entries[0].title) == UNDECLARED[name]
+    for title in (feed.title, *(entry.title for entry in feed.entries)):
+        assert not C1_CONTROL.search(title), title
+
+
+def test_c1_controls_never_reach_a_title() -> None:
+    # Declared ISO-8859-1 but written in windows-1252 (curly quotes, a dash), and C1
+    # controls as character references (XML allows them).
+    body = (
+        b'<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>T</title>'
+        b"<item><title>\x93Quoted\x94 \x96 caf\xe9</title><guid>q</guid></item>"
+        b"<item><title>refs&#x85;&#x9d;&#128;</title><guid>r</guid></item>"
+        b"</channel></rss>"
+    )
+
+    titles = [entry.title for entry in parse_feed(body, FEED_URL, RSS).entries]
+
+    assert titles == ["“Quoted” – café", "refs…€"]
+
+
 def test_invalid_utf8_does_not_crash() -> None:
     item = b'<item><title>bad \xff\xfe\xc3( bytes</title><guid isPermaLink="false">g</guid></item>'
     body = rss("").replace(b"</channel>", item + b"</channel>")
@@ -249,6 +303,52 @@ def test_empty_body_is_not_a_feed(body: bytes) -> None:
 def test_garbage_is_not_a_feed() -> None:
     with pytest.raises(NotAFeedError, match=r"not an RSS, Atom or JSON feed"):
         parse_feed(b"\x00\x01garbage\xff", FEED_URL, {})
+
+
+def test_cdf_channel_is_read_with_a_warning() -> None:
+    # feedparser reads a Channel Definition Format channel's items but names no version.
+    feed = parse_fixture("cdf.xml", {"Content-Type": "application/x-cdf"})
+
+    assert feed.title == "CDF News Channel"
+    assert feed.link == "http://cdf.example.com/news/"
+    assert [(entry.title, entry.link) for entry in feed.entries] == [
+        ("Markets close higher", "http://cdf.example.com/news/2022/06/02/markets.html"),
+        ("Central bank holds rates", "http://cdf.example.com/news/2022/06/02/rates.html"),
+    ]
+    assert feed.entries[0].updated == datetime(2022, 6, 2, 14, 5, 33, tzinfo=CST)
+    assert feed.entries[0].content_html == "Stocks rose for a second day."
+    assert "not RSS or Atom (its root element is <CHANNEL>); read its 2 items" in feed.warnings[-1]
+
+
+OPML = (
+    b'<?xml version="1.0"?>\n<!-- a list of feeds -->\n<!DOCTYPE opml>\n<opml version="2.0">'
+    b'<head><title>Subscriptions</title></head><body><outline text="a" xmlUrl="http://a/"/>'
+    b"</body></opml>"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "found"),
+    [
+        (b'<?xml version="1.0"?><note><to>Tove</to></note>', "its root element is <note>"),
+        (OPML, "its root element is <opml>"),
+        (b"<CHANNEL><TITLE>No items</TITLE></CHANNEL>", "its root element is <CHANNEL>"),
+        (
+            b"<channel><item><description>Neither title nor link</description></item></channel>",
+            "its root element is <channel>",
+        ),
+        (b"plain text, not markup", "no XML element at its start"),
+    ],
+    ids=["note", "opml", "cdf-without-items", "items-without-title-or-link", "text"],
+)
+def test_xml_that_is_not_a_feed_is_refused_saying_what_it_is(body: bytes, found: str) -> None:
+    with pytest.raises(NotAFeedError) as refused:
+        parse_feed(body, FEED_URL, {"Content-Type": "application/xml"})
+
+    message = str(refused.value)
+    assert message.startswith(f"{FEED_URL} is not an RSS, Atom or JSON feed ({found}")
+    assert "no item with a title or a link" in message
+    assert "root element" not in message.replace(found, "")
 
 
 def test_body_naming_a_local_file_is_not_read_as_that_file() -> None:

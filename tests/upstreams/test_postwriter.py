@@ -30,6 +30,7 @@ UPSTREAM = UpstreamConfig(
 )
 LINE = "（文章来源：中国网财经）"
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_C1_CONTROL = re.compile("[\x80-\x9f]")
 
 
 def entry(
@@ -53,8 +54,14 @@ def entry(
 
 
 def expected_text(text: str) -> str:
-    """What a title may lose on the way: characters XML forbids, and runs of whitespace."""
-    return " ".join(_XML_ILLEGAL.sub("", text).split())
+    """What a title may lose on the way: characters XML forbids, C1 controls (read as the
+    windows-1252 bytes they stand for, or dropped), and runs of whitespace."""
+    text = _C1_CONTROL.sub(_as_windows_1252, _XML_ILLEGAL.sub("", text))
+    return " ".join(text.split())
+
+
+def _as_windows_1252(control: re.Match[str]) -> str:
+    return bytes([ord(control.group())]).decode("cp1252", errors="ignore")
 
 
 @pytest.fixture
