@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NoReturn
-from urllib.parse import urlsplit
 
 import click
 
@@ -45,14 +44,37 @@ class Context:
                 fail(str(error))
         return self._config
 
+    def preflight(self, posts: bool = True, feeds: bool = True) -> None:
+        """Exit 2 with one line per problem when what the config names cannot be used: the
+        state (always), the post folders and the feed folder (when the command uses them)."""
+        from syndicator.core import preflight
+
+        config = self.config
+        problems = preflight.state_problems(config)
+        if posts:
+            problems += preflight.post_folder_problems(config)
+        if feeds:
+            problems += preflight.feeds_dir_problems(config)
+        if problems:
+            for problem in problems[:-1]:
+                click.echo(f"syndicator: {problem}", err=True)
+            fail(problems[-1])
+
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """The write lock, or exit 2 naming the process that holds it too long."""
-        try:
-            with write_lock(self.config.state.path):
-                yield
-        except LockTimeoutError as error:
-            fail(str(error))
+        """The write lock, or exit 2 naming the process that holds it too long (or why the
+        lock file cannot be made)."""
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(write_lock(self.config.state.path))
+            except LockTimeoutError as error:
+                fail(str(error))
+            except OSError as error:
+                fail(
+                    f"{self.config.path}: state.path: cannot make the write lock beside "
+                    f"{self.config.state.path}: {error.strerror or error}"
+                )
+            yield
 
     def open_state(self) -> State:
         try:
@@ -114,18 +136,32 @@ def main(ctx: click.Context, config_option: str | None, verbose: bool, log_forma
 
 @main.command()
 @click.option("--full", is_flag=True, help="Ignore caches: read every post and render every feed.")
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Go ahead when most posts or feed files would go at once (refused otherwise).",
+)
 @click.pass_obj
-def build(context: Context, full: bool) -> None:
+def build(context: Context, full: bool, allow_shrink: bool) -> None:
     """Read every post and write every feed whose bytes change."""
     from syndicator import refresh
+    from syndicator.feeds.build import BuildRefusedError
 
     config = context.config
+    context.preflight()
     with writes_reported():
         state = context.open_state()
         try:
             report = refresh.build(
-                config, state, context.writing, full=full, progress=terminal_progress()
+                config,
+                state,
+                context.writing,
+                full=full,
+                progress=terminal_progress(),
+                allow_shrink=allow_shrink,
             )
+        except BuildRefusedError as error:
+            fail(f"build refused: {error}")
         finally:
             state.close()
     echo_build(report)
@@ -164,6 +200,7 @@ def check(context: Context, as_json: bool) -> None:
     from syndicator.site.scan import scan_posts
 
     config = context.config
+    context.preflight()
     scan = scan_posts(config)
     if as_json:
         problems = [{"path": str(p.path), "reason": p.reason} for p in scan.problems]
@@ -192,20 +229,25 @@ def check(context: Context, as_json: bool) -> None:
 def poll(context: Context, names: tuple[str, ...], force: bool) -> None:
     """Poll the upstreams that are due once; write new posts; rebuild the feeds they touch."""
     from syndicator import refresh
+    from syndicator.feeds.build import BuildRefusedError
     from syndicator.upstreams.poll import due_upstreams, make_fetcher
 
     config = context.config
+    context.preflight()
     state = context.open_state()
     fetcher = make_fetcher(config)
+    refused = None
     try:
         try:
             upstreams = due_upstreams(config, state, time.time(), names, force)
         except KeyError as error:
             fail(f"no upstream named {error} in {config.path}; `syndicator status` lists them")
         with writes_reported():
-            report, build_report = refresh.poll_and_build(
-                config, state, upstreams, fetcher, context.writing
-            )
+            report = refresh.poll(config, state, upstreams, fetcher, context.writing)
+            try:
+                build_report = refresh.build(config, state, context.writing)
+            except BuildRefusedError as error:
+                build_report, refused = None, error
     finally:
         fetcher.close()
         state.close()
@@ -222,7 +264,9 @@ def poll(context: Context, names: tuple[str, ...], force: bool) -> None:
     )
     if build_report is not None:
         echo_build(build_report)
-    sys.exit(EXIT_PROBLEMS if report.failed else EXIT_OK)
+    if refused is not None:
+        click.echo(f"syndicator: feeds not rebuilt: {refused}", err=True)
+    sys.exit(EXIT_PROBLEMS if report.failed or refused else EXIT_OK)
 
 
 @main.command()
@@ -235,6 +279,7 @@ def status(context: Context, as_json: bool) -> None:
     from syndicator.upstreams.status import upstream_statuses
 
     config = context.config
+    context.preflight(posts=False, feeds=False)
     state = context.open_state()
     try:
         statuses = upstream_statuses(config, state)
@@ -269,23 +314,62 @@ def _next_poll(state: str, next_poll: str | None) -> str:
 @click.pass_obj
 def add(context: Context, url: str) -> None:
     """Find the feed of a site or feed URL and print its [[upstreams]] entry."""
-    from syndicator.core.config import UpstreamConfig, upstream_toml
-    from syndicator.core.slugs import suggest_category
-    from syndicator.upstreams.discover import DiscoveryError, discover_feed
+    from syndicator.core.config import upstream_toml
+    from syndicator.upstreams.discover import DiscoveryError, discover_feed, propose_upstream
     from syndicator.upstreams.poll import make_fetcher
 
     config = context.config
+    if configured := _configured(config, url):
+        fail_with_problems(f"{url} is already in {config.path}: the upstream {configured!r}")
     fetcher = make_fetcher(config)
     try:
         found = discover_feed(fetcher, url)
     except DiscoveryError as error:
-        click.echo(f"syndicator: {error}", err=True)
-        sys.exit(EXIT_PROBLEMS)
+        fail_with_problems(str(error))
     finally:
         fetcher.close()
-    name = found.title.strip() or (urlsplit(found.url).hostname or found.url)
-    category = suggest_category(found.title, found.site_url or found.url)
-    click.echo(upstream_toml(UpstreamConfig(name=name, url=found.url, category=category)))
+    if configured := _configured(config, found.url):
+        fail_with_problems(
+            f"the feed of {url}, {found.url}, is already in {config.path}: "
+            f"the upstream {configured!r}"
+        )
+    block = upstream_toml(propose_upstream(found, _known_categories(context)))
+    if found.of_page:
+        click.echo(block)
+        return
+    click.echo(
+        f"syndicator: {url} has no feed of its own (tried {', '.join(found.tried) or 'its links'}"
+        f"); the site has one at {found.url}, below, if that is what you want",
+        err=True,
+    )
+    click.echo(f"# the site's feed, not the feed of {url}\n{block}")
+    sys.exit(EXIT_PROBLEMS)
+
+
+def _configured(config: Config, url: str) -> str | None:
+    """The name of the upstream configured with this URL, if any."""
+    wanted = url.rstrip("/")
+    return next((u.name for u in config.upstreams if u.url.rstrip("/") == wanted), None)
+
+
+def _known_categories(context: Context) -> list[str]:
+    """The site's categories: its posts' (from the state, when there is one) and its
+    upstreams'."""
+    from syndicator.site.index import PostIndex
+    from syndicator.site.labels import CATEGORY
+
+    config = context.config
+    found = [u.category for u in config.upstreams]
+    if config.state.path.is_file():
+        with contextlib.closing(context.open_state()) as state:
+            found += PostIndex(config, state).labels(CATEGORY)
+    return found
+
+
+def fail_with_problems(message: str) -> NoReturn:
+    """One line, exit 1: the command ran and found a problem (not a usage error)."""
+    click.echo(f"syndicator: {message}", err=True)
+    sys.exit(EXIT_PROBLEMS)
 
 
 @main.command()
@@ -295,6 +379,7 @@ def run(context: Context) -> None:
     from syndicator.daemon import run_daemon
 
     config = context.config
+    context.preflight()
     try:
         run_daemon(config, context.config_path)
     except OSError as error:
@@ -310,7 +395,13 @@ def serve(context: Context) -> None:
     from syndicator.web.server import FeedApp, make_server, run_server
 
     config = context.config
-    app = FeedApp(FeedStore(config.feeds.dir), max_age=int(config.server.max_age))
+    folder = config.feeds.dir
+
+    def health() -> str | None:
+        # No scheduler here: all serve can vouch for is the folder it serves.
+        return None if folder.is_dir() else f"the feed folder {folder} is missing"
+
+    app = FeedApp(FeedStore(folder), max_age=int(config.server.max_age), health=health)
     try:
         run_server(make_server(app, config.server.host, config.server.port))
     except OSError as error:

@@ -27,7 +27,9 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from syndicator import refresh
+from syndicator.core import preflight
 from syndicator.core.config import Config, ConfigError, UpstreamConfig, load_config
+from syndicator.feeds.build import BuildRefusedError
 from syndicator.state.db import State, UpstreamRow
 from syndicator.state.lock import LockTimeoutError, write_lock
 from syndicator.upstreams.fetch import Fetcher
@@ -44,6 +46,13 @@ log = logging.getLogger(__name__)
 REBUILD_DELAY = 0.05
 POLL_WORKERS = 16
 FIRST_POLL_JITTER = 2.0
+# How long a stop waits for the write in flight before it exits anyway (every file is
+# written atomically, so an abandoned write leaves the old file, never half of a new one);
+# SIGTERM is honoured within 10 s whatever the daemon is doing.
+STOP_WAIT = 8.0
+# A rebuild running longer than this is stuck, not busy (a cold build of 50,000 posts takes
+# about 10 s): /healthz says so.
+REBUILD_STUCK_AFTER = 300.0
 REBUILD_JOB = "rebuild"
 RESCAN_JOB = "rescan"
 HOOK_JOB = "hook"
@@ -93,6 +102,45 @@ class _Requests:
             self.pending, self.paths, self.active = True, None, False
 
 
+@dataclass
+class _Health:
+    """What /healthz reports beyond "running": the last rebuild's failure, and jobs that have
+    run far past their time."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    build_problem: str | None = None
+    running: dict[str, tuple[float, float]] = field(default_factory=dict)  # start, limit
+
+    def started(self, job: str, limit: float) -> None:
+        with self.lock:
+            self.running[job] = (time.monotonic(), limit)
+
+    def finished(self, job: str) -> None:
+        with self.lock:
+            self.running.pop(job, None)
+
+    def build_failed(self, reason: str) -> bool:
+        """Remember why; True when the reason is new (worth logging, not every minute)."""
+        with self.lock:
+            new = reason != self.build_problem
+            self.build_problem = reason
+            return new
+
+    def build_succeeded(self) -> None:
+        with self.lock:
+            self.build_problem = None
+
+    def problem(self) -> str | None:
+        now = time.monotonic()
+        with self.lock:
+            if self.build_problem:
+                return f"feeds not rebuilt: {self.build_problem}"
+            for job, (started, limit) in sorted(self.running.items()):
+                if now - started > limit:
+                    return f"{job} has been running for {now - started:.0f} s"
+        return None
+
+
 class _StoppingError(Exception):
     """The daemon began stopping before this write could start: it is not started."""
 
@@ -113,6 +161,7 @@ class Daemon:
         self.hook_requests = _Requests()
         self.reload_lock = threading.Lock()
         self.observer: BaseObserver | None = None
+        self.health = _Health()
 
     # Life cycle
 
@@ -131,19 +180,31 @@ class Daemon:
             ", ".join(str(d) for d in self.config.posts.dirs),
         )
 
-    @property
-    def healthy(self) -> bool:
-        return self.scheduler.running and not self.stopping.is_set()
+    def problem(self) -> str | None:
+        """Why the daemon is not doing its work (for /healthz), or None when it is."""
+        if self.stopping.is_set():
+            return "stopping"
+        if not self.scheduler.running:
+            return "the scheduler is not running"
+        return self.health.problem()
 
-    def stop(self) -> None:
-        """No new work; wait for the write in flight; leave fetches to die with the process."""
+    def stop(self, wait: float = STOP_WAIT) -> None:
+        """No new work; wait up to ``wait`` seconds for the write in flight; leave fetches to
+        die with the process."""
         self.stopping.set()
         if self.observer is not None:
             self.observer.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        with self.work_lock:
+        if self.work_lock.acquire(timeout=wait):
+            self.work_lock.release()
             log.info("daemon stopped; no write in flight")
+        else:
+            log.warning(
+                "daemon stopped with a write still running after %g s; it is abandoned "
+                "(files are replaced atomically: the old ones stay whole)",
+                wait,
+            )
 
     def reload(self, config_path: Path) -> bool:
         """Load the config again; a bad one is rejected and the running one kept.
@@ -164,15 +225,18 @@ class Daemon:
         except ConfigError as error:
             log.error("config not reloaded, the running one is kept: %s", error)
             return False
+        if problems := preflight.post_folder_problems(new) + preflight.feeds_dir_problems(new):
+            log.error("config not reloaded, the running one is kept: %s", "; ".join(problems))
+            return False
         with self.work_lock:
             old = self.config
             self.config = new
             self.fetcher = make_fetcher(new)
-        before = {u.name: u for u in old.upstreams}
-        for name in before.keys() - {u.name for u in new.upstreams}:
-            self._remove_job(f"poll:{name}")
+        before = {u.key: u for u in old.upstreams}
+        for key in before.keys() - {u.key for u in new.upstreams}:
+            self._remove_job(f"poll:{key}")
         for upstream in new.upstreams:
-            if before.get(upstream.name) != upstream:
+            if before.get(upstream.key) != upstream:
                 self._schedule_poll(upstream, first=True)
         if new.posts.dirs != old.posts.dirs:
             self._watch_posts()
@@ -199,11 +263,11 @@ class Daemon:
                 self.config.polling.min_interval,
             )
             row = UpstreamRow(
-                upstream.name, upstream.url, next_poll=now + self.config.polling.min_interval
+                upstream.key, upstream.url, next_poll=now + self.config.polling.min_interval
             )
         if row.state == "gone":
             log.info("%s: gone (HTTP 410); not polled", upstream.name)
-            self._remove_job(f"poll:{upstream.name}")
+            self._remove_job(f"poll:{upstream.key}")
             return
         when = row.next_poll or now
         if first and when <= now:
@@ -212,13 +276,13 @@ class Daemon:
             self._poll_job,
             "date",
             run_date=datetime.fromtimestamp(max(when, now, not_before), UTC),
-            args=[upstream.name],
-            id=f"poll:{upstream.name}",
+            args=[upstream.key],
+            id=f"poll:{upstream.key}",
             replace_existing=True,
         )
 
-    def _poll_job(self, name: str) -> None:
-        upstream = next((u for u in self.config.upstreams if u.name == name), None)
+    def _poll_job(self, key: str) -> None:
+        upstream = next((u for u in self.config.upstreams if u.key == key), None)
         if upstream is None or self.stopping.is_set():
             return
         retry_at = 0.0
@@ -229,7 +293,7 @@ class Daemon:
         except Exception:
             # A bug, a full disk, a lock held too long: logged, and this upstream is tried
             # again later rather than never.
-            log.exception("%s: poll failed; trying again later", name)
+            log.exception("%s: poll failed; trying again later", upstream.name)
             self.metrics.write_errors.inc()
             retry_at = time.time() + self.config.polling.min_interval
         finally:
@@ -237,8 +301,16 @@ class Daemon:
                 self._schedule_poll(upstream, first=False, not_before=retry_at)
 
     def _poll(self, upstream: UpstreamConfig) -> None:
-        with self._state() as state:
-            outcome = refresh.poll_one(self.config, state, upstream, self.fetcher, self._writing)
+        job = f"the poll of {upstream.name}"
+        # Three fetch deadlines and a minute for the writes: beyond that it is stuck.
+        self.health.started(job, 3 * self.config.polling.timeout + 60)
+        try:
+            with self._state() as state:
+                outcome = refresh.poll_one(
+                    self.config, state, upstream, self.fetcher, self._writing
+                )
+        finally:
+            self.health.finished(job)
         self.metrics.record_poll(
             outcome.name, outcome.result, outcome.error_kind, len(outcome.written), time.time()
         )
@@ -277,16 +349,25 @@ class Daemon:
             # poll or rescan schedules a new job (left active, no rebuild would ever run again).
             log.exception("feeds not rebuilt; trying again on the next change or rescan")
             self.metrics.write_errors.inc()
+            self.health.build_failed("an unexpected error (see the log)")
             self.requests.failed()
 
     def _rebuild(self, paths: set[Path] | None) -> None:
         started = time.perf_counter()
+        self.health.started("the rebuild", REBUILD_STUCK_AFTER)
         try:
             with self._state() as state:
                 report = refresh.build(self.config, state, self._writing, paths=paths)
         except _StoppingError:
             return
+        except BuildRefusedError as error:
+            # The operator decides (build --allow-shrink, or mount the folder); the next
+            # rescan tries again, and /healthz says why meanwhile.
+            if self.health.build_failed(str(error)):
+                log.error("feeds not rebuilt (the old ones stay served): %s", error)
+            return
         except LockTimeoutError as error:
+            self.health.build_failed(str(error))
             log.error("feeds not rebuilt now: %s", error)
             self.request_rebuild(paths)
             return
@@ -294,8 +375,12 @@ class Daemon:
             # The state remembers which feeds are stale: the next rescan (or change)
             # finishes them. Asking again at once would spin while the disk is full.
             self.metrics.write_errors.inc()
+            self.health.build_failed(f"cannot write: {error}")
             log.error("feeds not written (the old ones stay served): %s", error)
             return
+        finally:
+            self.health.finished("the rebuild")
+        self.health.build_succeeded()
         seconds = time.perf_counter() - started
         self.metrics.record_build(len(report.problems), len(report.written), seconds)
         for problem in report.problems:
@@ -325,8 +410,10 @@ class Daemon:
         handler = _PostEvents(self.config.posts.extensions, self.request_rebuild)
         observer = Observer()
         for folder in self.config.posts.dirs:
-            folder.mkdir(parents=True, exist_ok=True)
-            observer.schedule(handler, str(folder), recursive=True)
+            # Checked at start and on reload; one that vanishes later is noticed by the
+            # rebuild, which then refuses to drop its posts.
+            if folder.is_dir():
+                observer.schedule(handler, str(folder), recursive=True)
         observer.daemon = True
         observer.start()
         self.observer = observer
@@ -441,7 +528,7 @@ def run_daemon(config: Config, config_path: Path) -> None:
     app = FeedApp(
         FeedStore(config.feeds.dir),
         max_age=int(config.server.max_age),
-        healthy=lambda: daemon.healthy,
+        health=daemon.problem,
         metrics=lambda: (daemon.metrics.render(), METRICS_CONTENT_TYPE),
     )
     server = make_server(app, config.server.host, config.server.port)

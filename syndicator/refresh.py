@@ -24,6 +24,7 @@ from syndicator.upstreams.importer import recover_pending
 from syndicator.upstreams.poll import (
     PollOutcome,
     PollReport,
+    adopt_named_rows,
     apply_fetched,
     current_row,
     fetch_upstream,
@@ -36,6 +37,7 @@ FETCH_WORKERS = 16
 def recover(config: Config, state: State, writing: Writing = nullcontext) -> int:
     """Write out the posts a killed poll recorded but may not have written; how many."""
     with writing():
+        adopt_named_rows(config, state)
         return recover_pending(config, state)
 
 
@@ -48,16 +50,16 @@ def poll(
 ) -> PollReport:
     """Fetch every upstream in parallel; apply each answer in the order given."""
     report = PollReport(recovered=recover(config, state, writing))
-    rows = {u.name: current_row(state, u) for u in upstreams}
+    rows = {u.key: current_row(state, u) for u in upstreams}
     with ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="fetch") as pool:
         futures = {
-            u.name: pool.submit(fetch_upstream, fetcher, rows[u.name], config.site.timezone)
+            u.key: pool.submit(fetch_upstream, fetcher, rows[u.key], config.site.timezone)
             for u in upstreams
         }
         for upstream in upstreams:
-            fetched = futures[upstream.name].result()
+            fetched = futures[upstream.key].result()
             with writing():
-                outcome = apply_fetched(config, state, upstream, rows[upstream.name], fetched)
+                outcome = apply_fetched(config, state, upstream, rows[upstream.key], fetched)
             report.outcomes.append(outcome)
     return report
 
@@ -85,10 +87,13 @@ def build(
     full: bool = False,
     paths: Collection[Path] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    allow_shrink: bool = False,
 ) -> BuildReport:
     """Bring the feeds up to date with the posts (see ``build_site``)."""
     with writing():
-        return build_site(config, state, full=full, paths=paths, progress=progress)
+        return build_site(
+            config, state, full=full, paths=paths, progress=progress, allow_shrink=allow_shrink
+        )
 
 
 def poll_and_build(

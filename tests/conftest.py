@@ -9,7 +9,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from support.site import CORPUS, CORPUS_MISSING, FIXTURE_SITE, SITE_TOML, run_build
+from support.site import (
+    CORPUS,
+    CORPUS_MISSING,
+    FIXTURE_SITE,
+    SITE_TOML,
+    make_post_folders,
+    run_build,
+)
 
 from syndicator.core.config import Config, load_config
 from syndicator.feeds.build import BuildReport
@@ -31,7 +38,7 @@ def config_from(tmp_path: Path) -> Callable[..., Config]:
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-        return load_config(path)
+        return make_post_folders(load_config(path))
 
     return load
 

@@ -12,7 +12,8 @@ from support.site import SITE_TOML, assert_feeds_valid, write_post
 
 @pytest.fixture
 def clean_site(tmp_path) -> Path:
-    (tmp_path / "syndicator.toml").write_text(SITE_TOML, encoding="utf-8")
+    text = SITE_TOML.replace('dirs = ["_posts"]', 'dirs = ["_posts", "old_post"]')
+    (tmp_path / "syndicator.toml").write_text(text, encoding="utf-8")
     write_post(tmp_path / "_posts", "2022-01-01-a.md")
     write_post(tmp_path / "old_post", "2021-01-01-b.md")
     return tmp_path / "syndicator.toml"

@@ -41,8 +41,9 @@ def corpus_config(folder: Path, corpus: Path, dirs: list[str]) -> Config:
         f"[posts]\ndirs = [{listed}]\n"
         '[feeds]\ndir = "feeds"\nmax_items = 1000\n'
         '[state]\npath = "var/state.db"\n'
-        '[[upstreams]]\nname = "中国网财经"\nurl = "https://feeds.example.org/finance/rss.xml"\n'
-        'category = "zhongguowangcaijing"\n',
+        '[attribution.source_feeds]\n"中国网财经" = "https://feeds.example.org/finance/rss.xml"\n'
+        '[[upstreams]]\nname = "中国证券报"\nurl = "https://feeds.example.org/cs/rss.xml"\n'
+        'category = "zhongguozhengquanbao"\n',
         encoding="utf-8",
     )
     return load_config(path)
@@ -134,7 +135,11 @@ def test_attribution_found_and_published_for_every_credited_post(corpus_build):
         entry.findtext(f"{ATOM}id"): entry
         for entry in etree.fromstring(files["atom.xml"]).iter(f"{ATOM}entry")
     }
-    credited = [post for post in scan_posts(config).posts if "文章来源" in read_body(post)]
+    credited = [
+        post
+        for post in scan_posts(config).posts
+        if "文章来源" in read_body(post, config.posts.max_bytes)
+    ]
     assert len(credited) >= 10
     for post in credited:
         item = items[post.id]
@@ -153,12 +158,23 @@ def test_attribution_found_and_published_for_every_credited_post(corpus_build):
         assert vias == [item["external_url"]], post.path.name
 
 
-def test_upstream_named_source_gets_the_upstream_feed(corpus_build):
+def test_a_source_listed_in_source_feeds_gets_that_feed(corpus_build):
     _, _, files = corpus_build
     rss = etree.fromstring(files["categories/zhongguowangcaijing/rss.xml"])
     sources = [item.find("source") for item in rss.iter("item")]
     assert sources and all(s.text == "中国网财经" for s in sources)
     assert {s.get("url") for s in sources} == {"https://feeds.example.org/finance/rss.xml"}
+
+
+def test_hand_written_posts_keep_their_attribution_whatever_the_upstreams(corpus_build):
+    """An upstream named 中国证券报 is configured; the site's own 2022 posts credited to
+    中国证券报 keep their own source (the article URL), not that upstream's feed."""
+    _, _, files = corpus_build
+    rss = etree.fromstring(files["categories/zhongguozhengquanbao/rss.xml"])
+    sources = [item.find("source") for item in rss.iter("item")]
+    credited = [s for s in sources if s is not None and s.text == "中国证券报"]
+    assert credited
+    assert all(s.get("url") != "https://feeds.example.org/cs/rss.xml" for s in credited)
 
 
 def test_no_navigation_link_survives(corpus_build):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from support.processes import wait_until
-from support.site import SITE_TOML, write_post
+from support.site import SITE_TOML, make_post_folders, write_post
 from support.upstreams import send
 from watchdog.events import (
     DirCreatedEvent,
@@ -215,7 +215,7 @@ def reloadable(tmp_path: Path, daemons: Callable) -> tuple[Daemon, Path]:
     path.write_text(
         SITE_TOML + upstreams_toml({"a": 'interval = "1h"', "b": "", "d": ""}), encoding="utf-8"
     )
-    daemon = daemons(load_config(path))
+    daemon = daemons(make_post_folders(load_config(path)))
     daemon.scheduler.start(paused=True)  # jobs are scheduled, never run
     for upstream in daemon.config.upstreams:
         daemon._schedule_poll(upstream, first=True)
@@ -223,8 +223,11 @@ def reloadable(tmp_path: Path, daemons: Callable) -> tuple[Daemon, Path]:
 
 
 def poll_jobs(daemon: Daemon) -> dict[str, datetime]:
+    """``poll:NAME`` → next run of each upstream's poll job (jobs are known by the upstream's
+    key, its URL here)."""
+    names = {f"poll:{u.key}": f"poll:{u.name}" for u in daemon.config.upstreams}
     return {
-        job.id: job.next_run_time
+        names.get(job.id, job.id): job.next_run_time
         for job in daemon.scheduler.get_jobs()
         if job.id.startswith("poll:")
     }
@@ -499,9 +502,9 @@ def test_other_events_are_ignored(event: object) -> None:
 
 
 def test_the_watcher_sees_real_file_operations(
-    site_config: Callable[..., Config], daemons: Callable
+    config_from: Callable[..., Config], daemons: Callable
 ) -> None:
-    config = site_config()
+    config = config_from(SITE_TOML.replace('dirs = ["_posts"]', 'dirs = ["_posts", "old_post"]'))
     posts, old = config.posts.dirs
     daemon = daemons(config)
     calls: list[float] = []

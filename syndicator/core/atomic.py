@@ -6,10 +6,11 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 # tempfile.mkstemp's names: the prefix and suffix below around 8 random characters.
-_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
 
 
 def write_atomic(path: Path, data: bytes, sync_folder: bool = True) -> None:
@@ -67,18 +68,31 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def remove_stale_temporaries(folder: Path, recursive: bool = True) -> int:
-    """Delete the temporary files ``write_atomic`` made in ``folder`` (and, with ``recursive``,
-    below it) that a killed process left behind; returns how many. Only files named the way
-    ``write_atomic`` names them (``.<name>.<8 random characters>.tmp``) are touched. Call it
-    under the write lock, so no other writer's temporary is there."""
-    removed = 0
+def remove_stale_temporaries(
+    folder: Path, targets: Callable[[set[str]], set[str]], recursive: bool = True
+) -> int:
+    """Delete the temporary files ``write_atomic`` left in ``folder`` (and, with
+    ``recursive``, below it) when a killed process could not rename them; returns how many.
+
+    A file is removed only if it is named the way ``write_atomic`` names them
+    (``.<name>.<8 random characters>.tmp``) and ``targets`` (given the candidate names,
+    relative to ``folder``) says ``<name>`` is a file we write: another program's
+    temporaries in the same folder are left alone. Call it under the write lock, so no
+    other writer's temporary is there.
+    """
     if not folder.is_dir():
         return 0
-    candidates = folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp")
-    for leftover in candidates:
-        if _TEMPORARY.fullmatch(leftover.name) and leftover.is_file():
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
-                removed += 1
+    found = folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp")
+    leftovers: dict[str, Path] = {}
+    for leftover in found:
+        match = _TEMPORARY.fullmatch(leftover.name)
+        if match and leftover.is_file():
+            target = leftover.parent.relative_to(folder) / match.group("name")
+            leftovers[target.as_posix()] = leftover
+    ours = targets(set(leftovers))
+    removed = 0
+    for name in sorted(ours & set(leftovers)):
+        with contextlib.suppress(FileNotFoundError):
+            leftovers[name].unlink()
+            removed += 1
     return removed

@@ -6,9 +6,9 @@ typo is caught instead of silently ignored.
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import string
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -39,6 +39,9 @@ class PostsConfig:
     dirs: tuple[Path, ...]
     extensions: tuple[str, ...] = (".md", ".markdown", ".html")
     rescan_interval: float = 60.0  # the daemon's fallback when file events are missed
+    # Real posts are tens of KB; a larger file is a mistake or an attack, and reading it
+    # would cost the whole build its memory.
+    max_bytes: int = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ class AttributionConfig:
     credit_pattern: str = r"[（(](?P<source>[^（）()\s，。、；：:,;]{2,20})[）)]\s*$"
     navigation_pattern: str = r"^\s*返回"
     line: str = "（文章来源：{source}）"
+    # Source name → its feed's URL, for hand-written posts credited in their body: given
+    # only by the operator, never guessed from the upstreams' names.
+    source_feeds: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,13 @@ class UpstreamConfig:
     category: str
     tags: tuple[str, ...] = ()
     interval: float | None = None
+    id: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The upstream's identity in the state: its ``id`` if given, else its URL, so that
+        editing its name, category, tags or interval never imports its entries again."""
+        return self.id or self.url
 
 
 @dataclass(frozen=True)
@@ -203,6 +216,7 @@ class _Reader:
         polling = self.polling(self.table(raw, "polling"))
         server = self.server(self.table(raw, "server"))
         upstreams = self.upstreams(raw.get("upstreams", []))
+        self.feeds_dir_apart(feeds.dir, posts.dirs, state.path)
         return Config(
             path=self.path,
             site=site,
@@ -265,7 +279,9 @@ class _Reader:
         except ValueError as error:
             raise self.fail(prefix + key, str(error)) from None
 
-    def path_value(self, value: str) -> Path:
+    def path_value(self, value: str, key: str) -> Path:
+        if "\x00" in value:
+            raise self.fail(key, f"{value!r} holds a NUL character; no file name can")
         return (self.base / value).resolve() if not Path(value).is_absolute() else Path(value)
 
     def absolute_url(self, value: str, key: str) -> str:
@@ -306,9 +322,10 @@ class _Reader:
             if not extension.startswith("."):
                 raise self.fail("posts.extensions", f"{extension!r} must start with a dot")
         return PostsConfig(
-            dirs=tuple(self.path_value(d) for d in dirs),
+            dirs=tuple(self.path_value(d, "posts.dirs") for d in dirs),
             extensions=tuple(e.lower() for e in extensions),
             rescan_interval=self.duration(table, "rescan_interval", "posts.", 60.0),
+            max_bytes=self.integer(table, "max_bytes", "posts.", PostsConfig.max_bytes, 1024),
         )
 
     def feeds(self, table: dict[str, Any], site: SiteConfig) -> FeedsConfig:
@@ -325,7 +342,7 @@ class _Reader:
         if content not in ("full", "summary"):
             raise self.fail("feeds.content", f'must be "full" or "summary", not {content!r}')
         return FeedsConfig(
-            dir=self.path_value(self.string(table, "dir", "feeds.", "feeds")),
+            dir=self.path_value(self.string(table, "dir", "feeds.", "feeds"), "feeds.dir"),
             base_url=base_url,
             formats=tuple(dict.fromkeys(formats)),
             max_items=self.integer(table, "max_items", "feeds.", 50, 1),
@@ -334,6 +351,27 @@ class _Reader:
             categories=self.boolean(table, "categories", "feeds.", True),
             tags=self.boolean(table, "tags", "feeds.", True),
         )
+
+    def feeds_dir_apart(self, feeds: Path, posts: tuple[Path, ...], state: Path) -> None:
+        """``feeds.dir`` is a folder of syndicator's own: the build writes into it and removes
+        what it wrote there, so it may not be, hold or sit in what the operator keeps."""
+        where = feeds.resolve()
+        clash = None
+        if where == Path(where.anchor):
+            clash = "is the root of the file system"
+        elif where == self.base or where in self.base.parents:
+            clash = f"holds the config's own folder {self.base}"
+        elif where == state.resolve().parent or where in state.resolve().parents:
+            clash = f"holds the state file {state}"
+        for folder in posts:
+            folder = folder.resolve()
+            if where == folder or folder in where.parents or where in folder.parents:
+                clash = clash or f"overlaps the post folder {folder} (posts.dirs)"
+        if clash:
+            raise self.fail(
+                "feeds.dir",
+                f'{feeds} {clash}; give the feeds a folder of their own, such as "feeds"',
+            )
 
     def attribution(self, table: dict[str, Any]) -> AttributionConfig:
         self.section_keys(table, "attribution.", AttributionConfig)
@@ -349,6 +387,7 @@ class _Reader:
                 table, "navigation_pattern", "attribution.", defaults.navigation_pattern
             ),
             line=self.string(table, "line", "attribution.", defaults.line),
+            source_feeds=self.source_feeds(self.table(table, "source_feeds")),
         )
         for key, pattern in [
             *(("source_patterns", p) for p in config.source_patterns),
@@ -356,9 +395,29 @@ class _Reader:
             ("navigation_pattern", config.navigation_pattern),
         ]:
             self.regex(pattern, f"attribution.{key}", needs_source=key != "navigation_pattern")
-        if "{source}" not in config.line:
-            raise self.fail("attribution.line", "must contain {source}")
+        self.line_template(config.line)
         return config
+
+    def line_template(self, line: str) -> None:
+        """``attribution.line`` takes exactly one placeholder, ``{source}``: anything else
+        would fail only when a build formats it."""
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(line) if name is not None}
+        except ValueError as error:
+            raise self.fail(
+                "attribution.line", f"{line!r}: {error} (write a brace as {{{{ or }}}})"
+            ) from None
+        if fields != {"source"}:
+            others = ", ".join(sorted(f"{{{name}}}" for name in fields - {"source"}))
+            problem = f"has {others}" if others else "must contain {source}"
+            raise self.fail("attribution.line", f"{line!r} {problem}; only {{source}} is known")
+
+    def source_feeds(self, table: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        for name, url in table.items():
+            if not isinstance(url, str):
+                raise self.fail(f"attribution.source_feeds.{name}", "must be a feed URL string")
+            self.absolute_url(url, f"attribution.source_feeds.{name}")
+        return tuple(sorted(table.items()))
 
     def regex(self, pattern: str, key: str, needs_source: bool) -> None:
         try:
@@ -371,7 +430,9 @@ class _Reader:
     def state(self, table: dict[str, Any]) -> StateConfig:
         self.section_keys(table, "state.", StateConfig)
         return StateConfig(
-            path=self.path_value(self.string(table, "path", "state.", "var/syndicator.db"))
+            path=self.path_value(
+                self.string(table, "path", "state.", "var/syndicator.db"), "state.path"
+            )
         )
 
     def polling(self, table: dict[str, Any]) -> PollingConfig:
@@ -414,11 +475,19 @@ class _Reader:
         if not isinstance(value, list):
             raise self.fail("upstreams", "must be an array of tables ([[upstreams]])")
         upstreams = tuple(self.upstream(item, i) for i, item in enumerate(value))
-        seen: set[str] = set()
+        names: set[str] = set()
+        keys: set[str] = set()
         for upstream in upstreams:
-            if upstream.name in seen:
+            if upstream.name in names:
                 raise self.fail("upstreams", f"two upstreams are named {upstream.name!r}")
-            seen.add(upstream.name)
+            if upstream.key in keys:
+                what = f"id {upstream.id!r}" if upstream.id else f"URL {upstream.url}"
+                raise self.fail(
+                    "upstreams",
+                    f'two upstreams have the {what}; give each an id of its own (id = "…")',
+                )
+            names.add(upstream.name)
+            keys.add(upstream.key)
         return upstreams
 
     def upstream(self, table: object, index: int) -> UpstreamConfig:
@@ -436,22 +505,50 @@ class _Reader:
         url = self.string(table, "url", prefix, "")
         self.absolute_url(url, prefix + "url")
         interval = self.duration(table, "interval", prefix, 1) if "interval" in table else None
+        upstream_id = self.string(table, "id", prefix, "").strip() if "id" in table else None
+        if upstream_id == "":
+            raise self.fail(prefix + "id", "must not be empty (or leave it out: the URL is used)")
         return UpstreamConfig(
             name=name,
             url=url,
             category=self.string(table, "category", prefix, ""),
             tags=self.strings(table, "tags", prefix, ()),
             interval=interval,
+            id=upstream_id,
         )
 
 
 def upstream_toml(upstream: UpstreamConfig) -> str:
-    """An ``[[upstreams]]`` block for the config file (JSON strings are TOML basic strings)."""
+    """An ``[[upstreams]]`` block for the config file that parses whatever the names hold."""
     lines = [
         "[[upstreams]]",
-        f"name = {json.dumps(upstream.name, ensure_ascii=False)}",
-        f"url = {json.dumps(upstream.url, ensure_ascii=False)}",
-        f"category = {json.dumps(upstream.category, ensure_ascii=False)}",
-        f"tags = [{', '.join(json.dumps(t, ensure_ascii=False) for t in upstream.tags)}]",
+        f"name = {toml_string(upstream.name)}",
+        f"url = {toml_string(upstream.url)}",
+        f"category = {toml_string(upstream.category)}",
+        f"tags = [{', '.join(toml_string(t) for t in upstream.tags)}]",
     ]
     return "\n".join(lines)
+
+
+# TOML basic strings take every character but these as it is (DEL and the C1 controls are
+# escaped too: they are invisible where the block is pasted).
+_TOML_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+_TOML_CONTROL = re.compile(r'[\x00-\x1f"\\\x7f-\x9f\u2028\u2029]')
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string."""
+    return '"' + _TOML_CONTROL.sub(_toml_escape, text) + '"'
+
+
+def _toml_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _TOML_ESCAPES.get(char) or f"\\u{ord(char):04x}"

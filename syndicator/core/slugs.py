@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from urllib.parse import urlsplit
 
 MAX_SLUG_LENGTH = 64
 _SPACES = re.compile(r"[\s_]+")
@@ -25,13 +24,3 @@ def feed_slug(name: str) -> str:
         digest = hashlib.sha256(folded.encode()).hexdigest()[:10]
         slug = f"{slug[: MAX_SLUG_LENGTH - 11].rstrip('-')}-{digest}".lstrip("-")
     return slug
-
-
-def suggest_category(title: str, url: str) -> str:
-    """A category slug for a new upstream: its title's slug if that is plain ASCII, else the
-    site's host name (``www.example.com`` → ``example``)."""
-    slug = feed_slug(title) if title.strip() else ""
-    if slug and slug.isascii() and len(slug) <= 40:
-        return slug
-    host = (urlsplit(url).hostname or "upstream").removeprefix("www.")
-    return feed_slug(host.split(".")[0] if host.count(".") else host)

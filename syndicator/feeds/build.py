@@ -13,10 +13,20 @@ from pathlib import Path
 from syndicator.core.atomic import remove_stale_temporaries, write_if_changed
 from syndicator.core.config import Config
 from syndicator.feeds.layout import LISTING_FILES, FeedSpec
-from syndicator.site.index import PostIndex, config_fingerprint
+from syndicator.feeds.ownership import read_manifest, write_manifest
+from syndicator.site.index import PostIndex, SyncRefusedError, config_fingerprint
 from syndicator.site.labels import CATEGORY, KIND_ORDER, SITE, TAG
 from syndicator.site.posts import PostError
 from syndicator.state.db import State
+
+# A build that would remove more than half of the feed files it wrote, and more than this
+# many, is refused unless asked for (a config edit or a lost folder, not a day's news).
+SHRINK_MINIMUM = 10
+
+
+class BuildRefusedError(Exception):
+    """The build would lose too much at once: nothing was changed; the message says why and
+    what to do."""
 
 
 @dataclass
@@ -39,6 +49,7 @@ def build_site(
     full: bool = False,
     paths: Collection[Path] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    allow_shrink: bool = False,
 ) -> BuildReport:
     """Bring the feeds up to date with the posts: re-read only new and changed post files,
     regenerate only the feeds whose entries changed, write only bytes that differ.
@@ -46,11 +57,16 @@ def build_site(
     ``full`` forgets the index and every cached entry first (the same bytes result);
     ``paths`` limits the look for changes to those files (a file watcher's report);
     ``progress(done, total)`` is told of the post files read, a chunk at a time.
+
+    Raises BuildRefusedError, changing nothing, when a post folder is missing or most posts
+    or feed files would go at once, unless ``allow_shrink``.
     """
     now = now or datetime.now(UTC)
     index = PostIndex(config, state)
-    remove_stale_temporaries(config.feeds.dir)
-    index.sync(full=full, paths=paths, progress=progress)
+    try:
+        index.sync(full=full, paths=paths, progress=progress, allow_shrink=allow_shrink)
+    except SyncRefusedError as error:
+        raise BuildRefusedError(str(error)) from None
     last_build = index.last_build()
     stale_all, touched = index.stale()  # this sync's changes, and any an interrupted build left
     if last_build is not None:
@@ -87,8 +103,18 @@ def build_site(
         if relist:
             files = itertools.chain(files, render_listing(specs, config))
     wanted = {name for names in expected.values() for name in names} | set(LISTING_FILES)
-    rendered = write_files(files, config.feeds.dir, state, report, wanted)
-    report.unchanged += len(wanted) - rendered  # not even regenerated
+    owned = set(recorded) | read_manifest(config.feeds.dir)
+    if not allow_shrink:
+        _refuse_shrinking(owned - wanted, owned, config)
+    remove_stale_temporaries(config.feeds.dir, lambda names: names & (owned | wanted))
+    taken = _taken(wanted - owned, config.feeds.dir)
+    report.notices += _newly_taken(taken, index)
+    # Listed before they are written, so a kill between the two never leaves a file of
+    # ours that we would not recognise; unlisted once the build no longer wants them.
+    write_manifest(config.feeds.dir, owned | (wanted - taken))
+    rendered = write_files(files, config.feeds.dir, state, report, wanted - taken, owned)
+    write_manifest(config.feeds.dir, wanted - taken)
+    report.unchanged += len(wanted - taken) - rendered  # not even regenerated
     index.finished(now, listing)
     return report
 
@@ -103,6 +129,34 @@ def _feed_specs(feeds: dict[tuple[str, str], str], config: Config) -> list[FeedS
         if enabled[kind]
     ]
     return sorted(specs, key=lambda spec: (KIND_ORDER[spec.kind], spec.slug))
+
+
+def _refuse_shrinking(removed: set[str], owned: set[str], config: Config) -> None:
+    if len(removed) > SHRINK_MINIMUM and len(removed) * 2 > len(owned):
+        raise BuildRefusedError(
+            f"this build would remove {len(removed)} of the {len(owned)} feed files in "
+            f"{config.feeds.dir} (such as {min(removed)}); nothing was changed. If that is "
+            "what you meant (feeds turned off in the config?), run `syndicator build "
+            "--allow-shrink` once"
+        )
+
+
+def _taken(new: set[str], folder: Path) -> set[str]:
+    """Names we would write for the first time where a file of someone else's stands."""
+    return {name for name in new if (folder / name).exists()}
+
+
+def _newly_taken(taken: set[str], index: PostIndex) -> list[str]:
+    """A notice for each taken name not reported by an earlier build: said once, not on
+    every build."""
+    before = set(json.loads(index.meta("taken") or "[]"))
+    if taken != before:
+        index.set_meta("taken", json.dumps(sorted(taken), ensure_ascii=False))
+    return [
+        f"{name} exists in the feed folder and was not written by syndicator: left alone, "
+        "so that feed is not published; move the file away to let syndicator write it"
+        for name in sorted(taken - before)
+    ]
 
 
 def _missing(names: list[str] | tuple[str, ...], recorded: dict[str, str], config: Config) -> bool:
@@ -122,14 +176,17 @@ def write_files(
     state: State,
     report: BuildReport,
     wanted: set[str],
+    owned: set[str],
 ) -> int:
     """Write each file as it comes (a large site's feeds are never all held at once) if its
-    bytes changed; remove the files we wrote before that are no longer ``wanted``. Returns
-    how many files came."""
+    bytes changed and its name is ``wanted``; remove the ``owned`` files (those we wrote)
+    that are no longer wanted. Returns how many files came."""
     recorded = state.feed_files()
     changed: dict[str, tuple[str, int]] = {}
     count = 0
     for relative, data in files:
+        if relative not in wanted:
+            continue
         count += 1
         digest = hashlib.sha256(data).hexdigest()
         if write_if_changed(folder / relative, data):
@@ -138,12 +195,13 @@ def write_files(
             report.unchanged += 1
         if recorded.get(relative) != digest:
             changed[relative] = (digest, len(data))
-    removed = sorted(set(recorded) - wanted)
+    removed = sorted(name for name in owned - wanted if (folder / name).exists())
+    removed_records = [name for name in recorded if name not in wanted]
     for relative in removed:
         _remove_feed(folder, relative)
     report.written.sort()
     report.removed = removed
-    state.record_feed_files(changed, removed)
+    state.record_feed_files(changed, removed_records)
     return count
 
 

@@ -112,7 +112,9 @@ def _render_in_workers(
 
 def _render_entry(post: Post, config: Config) -> tuple[str | None, str | None]:
     try:
-        return entry_to_json(make_entry(post, read_body(post), config)), None
+        return entry_to_json(
+            make_entry(post, read_body(post, config.posts.max_bytes), config)
+        ), None
     except PostError as problem:
         return None, problem.reason
 

@@ -1,5 +1,5 @@
 """Finding post files: the post folders walked in a stable order, hidden files passed over,
-a folder listed inside another read once."""
+a folder listed inside another read once, names that are not UTF-8 set aside."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from syndicator.core.config import Config
+
+# A file name that is not UTF-8 (the bytes a Windows copy or an old archive may leave) cannot
+# be stored, logged or shown as it is: such a file is reported under its escaped name.
+NOT_UTF8_NAME = "file name is not UTF-8; rename the file (its name is shown with \\x escapes)"
 
 
 @dataclass(frozen=True)
@@ -21,27 +25,60 @@ class PostFile:
     mtime_ns: int
 
 
-def find_post_files(config: Config) -> Iterator[PostFile]:
+def find_post_files(config: Config, misnamed: list[str] | None = None) -> Iterator[PostFile]:
     """Every file with a post extension under the post folders, recursively, in a stable order.
 
-    Hidden files and folders (editor swap files, our own temporaries) are passed over.
+    Hidden files and folders (editor swap files, our own temporaries) are passed over; names
+    that are not UTF-8 are added to ``misnamed`` (see ``post_file_stats``).
     """
-    for location, folder, size, mtime_ns in post_file_stats(config):
+    for location, folder, size, mtime_ns in post_file_stats(config, misnamed):
         yield PostFile(Path(location), folder, size, mtime_ns)
 
 
-def post_file_stats(config: Config) -> Iterator[tuple[str, Path, int, int]]:
+def post_file_stats(
+    config: Config, misnamed: list[str] | None = None
+) -> Iterator[tuple[str, Path, int, int]]:
     """(path, its post folder, size, mtime_ns) of each file ``find_post_files`` lists, as
-    plain values: a build with nothing changed stats tens of thousands of them."""
+    plain values: a build with nothing changed stats tens of thousands of them.
+
+    Files whose names are not UTF-8 are left out, and their escaped names added to
+    ``misnamed`` when it is given.
+    """
     extensions = set(config.posts.extensions)
     seen: set[str] = set()  # a folder listed inside another is read once, as the first
     for folder in config.posts.dirs:
         if not folder.is_dir():
             continue
         for location, stat in _walk(str(folder), extensions):
-            if location not in seen:
-                seen.add(location)
-                yield location, folder, stat.st_size, stat.st_mtime_ns
+            if location in seen:
+                continue
+            seen.add(location)
+            if not is_utf8(location):
+                if misnamed is not None:
+                    misnamed.append(escaped(location))
+                continue
+            yield location, folder, stat.st_size, stat.st_mtime_ns
+
+
+def missing_folders(config: Config) -> list[Path]:
+    """The post folders that are not there (a typo, a volume not mounted): reading them as
+    empty would take every post out of the feeds."""
+    return [folder for folder in config.posts.dirs if not folder.is_dir()]
+
+
+def is_utf8(path: str) -> bool:
+    """Whether ``path`` came from a name of valid UTF-8 (Python keeps other bytes as lone
+    surrogates, which no UTF-8 text, database or log line can hold)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def escaped(path: str) -> str:
+    """``path`` printable: bytes that are not UTF-8 shown as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _walk(folder: str, extensions: set[str]) -> Iterator[tuple[str, os.stat_result]]:
@@ -78,5 +115,6 @@ def post_file_at(path: Path, config: Config) -> PostFile | None:
             stat = path.stat()
         except OSError:
             return None
-        return PostFile(path, folder, stat.st_size, stat.st_mtime_ns) if path.is_file() else None
+        # Whatever is there is listed, a FIFO or a device too: reading it reports its kind.
+        return PostFile(path, folder, stat.st_size, stat.st_mtime_ns)
     return None

@@ -22,16 +22,41 @@ from pathlib import Path
 
 from syndicator import __version__
 from syndicator.core.config import Config
-from syndicator.site.files import PostFile, post_file_at, post_file_stats
+from syndicator.site.files import (
+    NOT_UTF8_NAME,
+    PostFile,
+    escaped,
+    is_utf8,
+    missing_folders,
+    post_file_at,
+    post_file_stats,
+)
 from syndicator.site.labels import SITE, FeedKey, memberships
-from syndicator.site.posts import Post, PostError, parse_post, read_text
+from syndicator.site.posts import (
+    Post,
+    PostError,
+    UnreadablePostError,
+    parse_post,
+    read_text,
+)
 from syndicator.state.db import State
 
 # Files modified less than this before they were indexed may change again within the same
 # mtime tick; they are checked by content hash on the next sync.
 RACY_NS = 2_000_000_000
+# A file indexed "at time 0" is read again on every sync: one we could not read (its
+# permissions may be fixed without touching its modification time).
+READ_AGAIN_NS = 0
+# A sync that would forget more than half of the indexed posts, and more than this many, at
+# once is refused unless asked for: a folder emptied by mistake must not empty the feeds.
+SHRINK_MINIMUM = 5
 PARALLEL_THRESHOLD = 1000
 CHUNK = 500
+
+
+class SyncRefusedError(Exception):
+    """The post folders look lost, not edited: the index (and so the feeds) is left as it
+    was. The message says what was seen and what to do."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +74,7 @@ class _Parsed:
     date_ts: float | None = None
     data: str | None = None
     feeds: tuple[tuple[str, str, str], ...] = ()
+    read_again: bool = False  # could not be read: try again on the next sync
 
 
 def config_fingerprint(config: Config) -> str:
@@ -59,7 +85,6 @@ def config_fingerprint(config: Config) -> str:
         "dirs": [str(d) for d in config.posts.dirs],
         "extensions": config.posts.extensions,
         "attribution": repr(config.attribution),
-        "upstreams": [(u.name, u.url) for u in config.upstreams],
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
@@ -69,6 +94,7 @@ class PostIndex:
         self.config = config
         self.db = state.db
         self.state = state
+        self.misnamed: list[str] = []  # post files whose names are not UTF-8, escaped
 
     # Syncing with the folders
 
@@ -77,9 +103,19 @@ class PostIndex:
         full: bool = False,
         paths: Collection[Path] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        allow_shrink: bool = False,
     ) -> None:
         """Bring the index up to date with the post folders; with ``paths`` (what a file
-        watcher reported), look at those files only instead of walking every folder."""
+        watcher reported), look at those files only instead of walking every folder.
+
+        Raises SyncRefusedError, changing nothing, when a post folder is missing, or when
+        most posts would go at once and ``allow_shrink`` is not given.
+        """
+        if missing := missing_folders(self.config):
+            raise SyncRefusedError(
+                f"post folder {missing[0]} is missing (posts.dirs): a typo, or a volume not "
+                "mounted? Nothing was removed; create the folder or fix posts.dirs"
+            )
         fingerprint = config_fingerprint(self.config)
         if full or self.meta("fingerprint") != fingerprint:
             with self.state.transaction() as db:
@@ -87,12 +123,17 @@ class PostIndex:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('stale_all', '1')")
             paths = None
+        self.misnamed = []
         if paths is None:
             known = self._known(None)
-            stats: Iterable[tuple[str, Path, int, int]] = post_file_stats(self.config)
+            stats: Iterable[tuple[str, Path, int, int]] = post_file_stats(
+                self.config, self.misnamed
+            )
         else:
-            known = self._known([str(p) for p in paths])
-            found = filter(None, (post_file_at(p, self.config) for p in sorted(set(paths))))
+            usable = sorted(p for p in set(paths) if is_utf8(str(p)))
+            self.misnamed = sorted(escaped(str(p)) for p in set(paths) if not is_utf8(str(p)))
+            known = self._known([str(p) for p in usable])
+            found = filter(None, (post_file_at(p, self.config) for p in usable))
             stats = ((str(f.path), f.folder, f.size, f.mtime_ns) for f in found)
         to_read: list[PostFile] = []
         seen: set[str] = set()
@@ -102,17 +143,28 @@ class PostIndex:
             if row is None or row[:2] != (size, mtime_ns) or row[1] >= row[2] - RACY_NS:
                 to_read.append(PostFile(Path(key), folder, size, mtime_ns))
         deleted = [path for path in known if path not in seen]
+        if not allow_shrink:
+            self._refuse_shrinking(len(deleted))
         done = 0
         for parsed in self._read(to_read):
             # Re-read but the same bytes (a touch, or a time we could not trust): refresh the
             # stat only.
-            same = [p for p in parsed if known.get(p.path, (0, 0, 0, ""))[3] == p.sha256]
-            changed = [p for p in parsed if known.get(p.path, (0, 0, 0, ""))[3] != p.sha256]
+            same = [p for p in parsed if _unchanged(p, known.get(p.path))]
+            changed = [p for p in parsed if not _unchanged(p, known.get(p.path))]
             self._apply(changed, same, [])
             done += len(parsed)
             if progress is not None:
                 progress(done, len(to_read))
         self._apply([], [], deleted)
+
+    def _refuse_shrinking(self, deleted: int) -> None:
+        indexed: int = self.db.execute("SELECT count(*) FROM post").fetchone()[0]
+        if deleted > SHRINK_MINIMUM and deleted * 2 > indexed:
+            raise SyncRefusedError(
+                f"{deleted} of the {indexed} post files are gone from {_folders(self.config)}; "
+                "nothing was removed. If that is what you meant, run `syndicator build "
+                "--allow-shrink` once"
+            )
 
     def _known(self, paths: list[str] | None) -> dict[str, tuple[int, int, int, str]]:
         """(size, mtime_ns, indexed_ns, sha256) of the indexed posts: all, or those paths."""
@@ -167,7 +219,7 @@ class PostIndex:
                         p.folder_rank,
                         p.size,
                         p.mtime_ns,
-                        now_ns,
+                        READ_AGAIN_NS if p.read_again else now_ns,
                         p.sha256,
                         p.error,
                         p.id,
@@ -272,6 +324,13 @@ class PostIndex:
             for feed, labels in counts.items()
         }
 
+    def labels(self, kind: str) -> list[str]:
+        """Every label of this kind (categories or tags) the indexed posts use."""
+        rows = self.db.execute(
+            "SELECT DISTINCT label FROM post_feed WHERE kind = ? ORDER BY label", (kind,)
+        )
+        return [label for (label,) in rows]
+
     def newest(self, key: FeedKey, now: datetime, limit: int) -> list[Post]:
         """The feed's newest published posts, newest first (equal dates in id order)."""
         rows = self.db.execute(
@@ -294,8 +353,11 @@ class PostIndex:
         )
 
     def problems(self) -> list[PostError]:
+        """Every post file that cannot be used, with the reason, in path order."""
         rows = self.db.execute("SELECT path, error FROM post WHERE error IS NOT NULL ORDER BY path")
-        return [PostError(Path(path), error) for path, error in rows]
+        found = [PostError(Path(path), error) for path, error in rows]
+        found += [PostError(Path(name), NOT_UTF8_NAME) for name in self.misnamed]
+        return sorted(found, key=lambda problem: str(problem.path))
 
     def shadowed(self) -> list[str]:
         rows = self.db.execute(
@@ -367,9 +429,11 @@ def _parse_chunk(files: list[PostFile], config: Config, ranks: dict[Path, int]) 
 def _parse_file(file: PostFile, config: Config, rank: int) -> _Parsed:
     stat = (str(file.path), rank, file.size, file.mtime_ns)
     try:
-        text = read_text(file.path)
+        text = read_text(file.path, config.posts.max_bytes)
+    except UnreadablePostError as error:
+        return _Parsed(*stat, sha256="", error=error.reason, read_again=True)
     except PostError as error:
-        return _Parsed(*stat, sha256=_hash_bytes(file.path), error=error.reason)
+        return _Parsed(*stat, sha256="", error=error.reason)
     digest = hashlib.sha256(text.encode()).hexdigest()
     try:
         parsed = parse_post(file.path, text, config)
@@ -388,11 +452,19 @@ def _parse_file(file: PostFile, config: Config, rank: int) -> _Parsed:
     )
 
 
-def _hash_bytes(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
+def _unchanged(parsed: _Parsed, known: tuple[int, int, int, str] | None) -> bool:
+    """Whether a file read again holds what its index row was made from (a touch, or a time
+    that could not be trusted): then only its stat is refreshed."""
+    return (
+        known is not None
+        and not parsed.read_again
+        and parsed.error is None
+        and known[3] == parsed.sha256
+    )
+
+
+def _folders(config: Config) -> str:
+    return ", ".join(str(folder) for folder in config.posts.dirs)
 
 
 def _post_json(post: Post) -> str:

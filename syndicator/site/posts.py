@@ -6,7 +6,9 @@ reports it and goes on with the rest.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +52,10 @@ class PostError(Exception):
         self.reason = reason
 
 
+class UnreadablePostError(PostError):
+    """The file could not be read (permissions, an I/O error): worth trying again later."""
+
+
 @dataclass(frozen=True)
 class Post:
     path: Path
@@ -66,12 +72,31 @@ class Post:
     source_feed: str | None
 
 
-def read_text(path: Path) -> str:
-    """The file as text: UTF-8 (a BOM is dropped, since it would hide the front matter)."""
+def read_text(path: Path, max_bytes: int) -> str:
+    """The file as text: UTF-8 (a BOM is dropped, since it would hide the front matter).
+
+    Only a regular file of at most ``max_bytes`` is read; it is opened without blocking, so
+    a FIFO or a device named like a post is reported with its kind instead of hanging or
+    filling the memory.
+    """
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
-        raise PostError(path, f"cannot read: {error.strerror}") from None
+        raise UnreadablePostError(path, f"cannot read: {error.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise PostError(path, f"is {_file_kind(mode)}, not a regular file; skipped")
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as error:
+            raise UnreadablePostError(path, f"cannot read: {error.strerror}") from None
+    if len(data) > max_bytes:
+        raise PostError(
+            path,
+            f"larger than posts.max_bytes ({max_bytes:,} bytes); skipped "
+            "(raise [posts] max_bytes if it is a real post)",
+        )
     if b"\x00" in data:
         raise PostError(path, "binary file (it holds NUL bytes); a post is UTF-8 text")
     try:
@@ -82,6 +107,17 @@ def read_text(path: Path) -> str:
             path,
             f"not UTF-8 text (bad byte 0x{data[error.start]:02x} on line {line}); save it as UTF-8",
         ) from None
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    )
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
@@ -212,7 +248,7 @@ def optional_text(metadata: dict[str, Any], key: str) -> str | None:
 
 def load_post(file: PostFile, config: Config) -> tuple[Post, str] | None:
     """The post and its raw body, or None for a post marked ``published: false``."""
-    return parse_post(file.path, read_text(file.path), config)
+    return parse_post(file.path, read_text(file.path, config.posts.max_bytes), config)
 
 
 def parse_post(path: Path, text: str, config: Config) -> tuple[Post, str] | None:
@@ -271,7 +307,7 @@ def make_post(path: Path, metadata: dict[str, Any], config: Config) -> Post:
     )
 
 
-def read_body(post: Post) -> str:
+def read_body(post: Post, max_bytes: int) -> str:
     """The post's body, read again: bodies are kept only for posts that reach a feed."""
-    _, body = split_front_matter(post.path, read_text(post.path))
+    _, body = split_front_matter(post.path, read_text(post.path, max_bytes))
     return body

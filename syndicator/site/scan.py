@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syndicator.core.config import Config
-from syndicator.site.files import find_post_files
+from syndicator.site.files import NOT_UTF8_NAME, find_post_files
 from syndicator.site.posts import Post, PostError, load_post
 
 
@@ -22,7 +22,8 @@ def scan_posts(config: Config) -> PostScan:
     moved from ``_posts/`` to ``old_post/``) is kept once, from the first folder listed."""
     scan = PostScan()
     seen: dict[str, Path] = {}
-    for file in find_post_files(config):
+    misnamed: list[str] = []
+    for file in find_post_files(config, misnamed):
         try:
             loaded = load_post(file, config)
         except PostError as problem:
@@ -38,4 +39,6 @@ def scan_posts(config: Config) -> PostScan:
             continue
         seen[post.id] = post.path
         scan.posts.append(post)
+    scan.problems += [PostError(Path(name), NOT_UTF8_NAME) for name in misnamed]
+    scan.problems.sort(key=lambda problem: str(problem.path))
     return scan

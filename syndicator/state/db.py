@@ -8,6 +8,7 @@ upstream entries already imported.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields
@@ -98,14 +99,20 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (kind, slug)
     );
     """,
+    """
+    -- An upstream is known by its key (its configured id, else its URL), not its name, so
+    -- that renaming it imports nothing again; imported_entry.upstream holds the key too.
+    -- Rows made by earlier versions hold the name until the poller adopts them.
+    ALTER TABLE upstream RENAME COLUMN name TO key;
+    """,
 )
 
 
 @dataclass
 class UpstreamRow:
-    """What we remember of one upstream between polls."""
+    """What we remember of one upstream between polls; ``key`` is ``UpstreamConfig.key``."""
 
-    name: str
+    key: str
     url: str
     current_url: str | None = None
     etag: str | None = None
@@ -130,6 +137,9 @@ class ImportedEntry:
     imported_at: float
 
 
+# How long a connection waits for another process's write before giving up.
+BUSY_SECONDS = 30.0
+
 _UPSTREAM_COLUMNS = ", ".join(f.name for f in fields(UpstreamRow))
 _IMPORTED_COLUMNS = ", ".join(f.name for f in fields(ImportedEntry))
 
@@ -145,10 +155,15 @@ class State:
 
     @classmethod
     def open(cls, path: Path) -> State:
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            connection = sqlite3.connect(path, timeout=30, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StateError(
+                f"{path}: cannot make the state's folder: {error.strerror or error}"
+            ) from None
+        try:
+            connection = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
+            _use_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")
             state = cls(connection, path)
@@ -177,21 +192,26 @@ class State:
         self.db.execute("COMMIT")
 
     def migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        """Bring the schema up to date. Safe to race: the version is read again inside each
+        write transaction, so of two processes opening a new state, one creates the tables
+        and the other sees them made."""
+        if self._version() == len(MIGRATIONS):
+            return
+        with self.transaction():
+            version = self._version()
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in _statements(script):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+    def _version(self) -> int:
+        version: int = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
             raise StateError(
                 f"{self.path}: schema version {version} is newer than this syndicator "
                 f"understands ({len(MIGRATIONS)}); upgrade syndicator"
             )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            try:
-                self.db.executescript(
-                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
-                )
-            except sqlite3.Error:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise
+        return version
 
     def feed_files(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT path, sha256 FROM feed_file"))
@@ -205,15 +225,21 @@ class State:
             )
             db.executemany("DELETE FROM feed_file WHERE path = ?", [(p,) for p in removed])
 
-    def upstream(self, name: str) -> UpstreamRow | None:
+    def upstream(self, key: str) -> UpstreamRow | None:
         row = self.db.execute(
-            f"SELECT {_UPSTREAM_COLUMNS} FROM upstream WHERE name = ?", (name,)
+            f"SELECT {_UPSTREAM_COLUMNS} FROM upstream WHERE key = ?", (key,)
         ).fetchone()
         return UpstreamRow(*row) if row else None
 
     def upstreams(self) -> list[UpstreamRow]:
-        rows = self.db.execute(f"SELECT {_UPSTREAM_COLUMNS} FROM upstream ORDER BY name")
+        rows = self.db.execute(f"SELECT {_UPSTREAM_COLUMNS} FROM upstream ORDER BY key")
         return [UpstreamRow(*row) for row in rows]
+
+    def rekey_upstream(self, old: str, new: str) -> None:
+        """Move an upstream's row and its imported entries from key ``old`` to ``new``."""
+        with self.transaction() as db:
+            db.execute("UPDATE upstream SET key = ? WHERE key = ?", (new, old))
+            db.execute("UPDATE imported_entry SET upstream = ? WHERE upstream = ?", (new, old))
 
     def save_upstream(self, row: UpstreamRow) -> None:
         placeholders = ", ".join("?" for _ in fields(UpstreamRow))
@@ -271,6 +297,21 @@ class State:
             )
         )
 
+    def known_post_paths(self, names: set[str]) -> set[str]:
+        """Those of ``names`` that are post files the poller records (written or pending)."""
+        found: set[str] = set()
+        ordered = sorted(names)
+        for start in range(0, len(ordered), 500):
+            batch = ordered[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            found.update(
+                row[0]
+                for row in self.db.execute(
+                    f"SELECT post_path FROM imported_entry WHERE post_path IN ({marks})", batch
+                )
+            )
+        return found
+
     def imported_counts(self) -> dict[str, int]:
         """Posts written per upstream (entries ``backfill`` left out have no post path)."""
         return dict(
@@ -291,3 +332,30 @@ class State:
             "SELECT 1 FROM imported_entry WHERE upstream = ? LIMIT 1", (upstream,)
         ).fetchone()
         return row is not None
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Switch a new database to WAL. Two processes creating it at once may find it locked
+    (SQLite does not wait on the busy timeout for this): try again until it takes."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _statements(script: str) -> list[str]:
+    """A migration's statements, each whole (``sqlite3.complete_statement`` finds the ends),
+    so they run inside one transaction with ``execute`` (``executescript`` would commit)."""
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [s for s in statements if s.strip(" \n;")]

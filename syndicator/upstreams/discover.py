@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
 
+from syndicator.core.config import UpstreamConfig
+from syndicator.core.slugs import feed_slug
+from syndicator.core.text import one_line
 from syndicator.upstreams.fetch import Fetcher, FetchError, FetchResult
 from syndicator.upstreams.parse import NotAFeedError, UpstreamFeed, parse_feed
 
 _FEED_TYPES = frozenset(
     {"application/rss+xml", "application/atom+xml", "application/feed+json", "application/json"}
 )
+UNNAMED = "change-me"  # a feed without a title: the operator names it
 _COMMON_PATHS = ("/feed", "/rss.xml", "/atom.xml", "/feed.xml", "/index.xml", "/rss", "/feed.json")
 # A page may list any number of links; each costs a fetch.
 _MAX_LINKS = 10
@@ -25,6 +30,10 @@ class DiscoveredFeed:
     title: str
     site_url: str | None
     feed: UpstreamFeed
+    # False when the page has no feed of its own and this is the site's, found at one of the
+    # usual places on its origin: offered as that, not as the page's feed.
+    of_page: bool = True
+    tried: tuple[str, ...] = ()
 
 
 class DiscoveryError(Exception):
@@ -47,13 +56,17 @@ def discover_feed(fetcher: Fetcher, url: str) -> DiscoveredFeed:
     except NotAFeedError:
         pass  # a web page: look for its feed
     tried: list[str] = []
-    for candidate in _candidates(page):
+    linked = _alternate_links(page)[:_MAX_LINKS]
+    for candidate in _candidates(page, linked):
         try:
             result, feed = _fetch_feed(fetcher, candidate)
         except _MissError as miss:
             tried.append(f"{candidate} ({miss})")
             continue
-        return _discovered(candidate, result, feed, page.url)
+        found = _discovered(candidate, result, feed, page.url)
+        if candidate in linked or _is_site_root(page.url):
+            return found
+        return replace(found, of_page=False, tried=tuple(tried))
     raise DiscoveryError(
         f"no feed found for {url}: it is not a feed, it links to none that works, and none of "
         f"the usual places has one; tried {', '.join(tried)}"
@@ -96,12 +109,16 @@ def _discovered(
     )
 
 
-def _candidates(page: FetchResult) -> list[str]:
+def _is_site_root(url: str) -> bool:
+    return urlsplit(url).path in ("", "/")
+
+
+def _candidates(page: FetchResult, linked: list[str]) -> list[str]:
     """The page's feed links in document order, then the usual paths on its origin."""
     origin = urlsplit(page.url)
     usual = [f"{origin.scheme}://{origin.netloc}{path}" for path in _COMMON_PATHS]
     candidates: list[str] = []
-    for candidate in [*_alternate_links(page)[:_MAX_LINKS], *usual]:
+    for candidate in [*linked, *usual]:
         if candidate != page.url and candidate not in candidates:
             candidates.append(candidate)
     return candidates
@@ -125,3 +142,17 @@ def _alternate_links(page: FetchResult) -> list[str]:
         if "alternate" in relations and media_type in _FEED_TYPES and href:
             links.append(urljoin(base, href))
     return links
+
+
+def propose_upstream(found: DiscoveredFeed, categories: Iterable[str]) -> UpstreamConfig:
+    """The ``[[upstreams]]`` entry ``add`` offers: named after the feed's title, in the site's
+    existing category that the title names (else a category named like the feed). Never
+    named after an address: a host or an IP says nothing a reader can use."""
+    title = one_line(found.title)
+    name = title or UNNAMED
+    existing = {feed_slug(label): label for label in categories if label.strip()}
+    slug = feed_slug(title) if title else ""
+    category = existing.get(slug) or next(
+        (label for key, label in sorted(existing.items()) if key and key in slug), None
+    )
+    return UpstreamConfig(name=name, url=found.url, category=category or slug or UNNAMED)

@@ -68,7 +68,7 @@ def import_entries(
             break
         pending.append(planned)
     for entry in older:
-        if entry.key not in seen_keys and state.imported_entry(upstream.name, entry.key) is None:
+        if entry.key not in seen_keys and state.imported_entry(upstream.key, entry.key) is None:
             seen_keys.add(entry.key)
             pending.append((_seen_only(upstream, entry, now), None))
     with state.transaction():
@@ -102,7 +102,7 @@ def _plan_entry(
     """The record and post text for an entry that needs writing; the record alone for an
     article that already has a post in this category; None when there is nothing to do."""
     updated = rfc3339(entry.updated) if entry.updated else None
-    known = state.imported_entry(upstream.name, entry.key)
+    known = state.imported_entry(upstream.key, entry.key)
     if known is not None:
         if not known.post_path or not _is_newer(updated, known.entry_updated):
             return None
@@ -118,7 +118,7 @@ def _plan_entry(
             duplicate = found.post_path
     date = entry.published or entry.updated or now
     record = ImportedEntry(
-        upstream=upstream.name,
+        upstream=upstream.key,
         entry_key=entry.key,
         category=upstream.category,
         original_url=entry.link,
@@ -144,7 +144,7 @@ def _seen_only(upstream: UpstreamConfig, entry: UpstreamEntry, now: datetime) ->
     """The record of an entry left out by ``backfill``: no post (an empty post path) and no
     original URL, so that it never stands in for the article in another upstream."""
     return ImportedEntry(
-        upstream=upstream.name,
+        upstream=upstream.key,
         entry_key=entry.key,
         category=upstream.category,
         original_url=None,
@@ -180,7 +180,7 @@ def recover_pending(config: Config, state: State) -> int:
     temporary files such a poll left in the post folder (called under the write lock, so no
     other writer's temporary is there)."""
     folder = config.posts.dirs[0]
-    if removed := remove_stale_temporaries(folder, recursive=False):
+    if removed := remove_stale_temporaries(folder, state.known_post_paths, recursive=False):
         log.info("removed %d temporary files an interrupted poll had left in %s", removed, folder)
     return len(write_pending(config, state))
 

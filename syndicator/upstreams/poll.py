@@ -89,7 +89,7 @@ def due_upstreams(
         return [known[name] for name in wanted]
     if force:
         return list(config.upstreams)
-    return [u for u in config.upstreams if _is_due(state.upstream(u.name), u, now)]
+    return [u for u in config.upstreams if _is_due(state.upstream(u.key), u, now)]
 
 
 def _is_due(row: UpstreamRow | None, upstream: UpstreamConfig, now: float) -> bool:
@@ -100,11 +100,26 @@ def _is_due(row: UpstreamRow | None, upstream: UpstreamConfig, now: float) -> bo
     return row.next_poll is None or row.next_poll <= now
 
 
+def adopt_named_rows(config: Config, state: State) -> None:
+    """Rows written before upstreams were known by key hold the upstream's name: give them
+    its key, so that an upgrade imports nothing again."""
+    for upstream in config.upstreams:
+        old = state.upstream(upstream.name)
+        if (
+            upstream.key != upstream.name
+            and old is not None
+            and old.url == upstream.url
+            and state.upstream(upstream.key) is None
+        ):
+            state.rekey_upstream(upstream.name, upstream.key)
+
+
 def current_row(state: State, upstream: UpstreamConfig) -> UpstreamRow:
-    """The stored row; a fresh one when the config now gives this name another URL."""
-    row = state.upstream(upstream.name)
+    """The stored row; a fresh one when the config gives this upstream (by its ``id``)
+    another URL: its schedule and validators start again, its imported entries stay."""
+    row = state.upstream(upstream.key)
     if row is None or row.url != upstream.url:
-        return UpstreamRow(name=upstream.name, url=upstream.url)
+        return UpstreamRow(key=upstream.key, url=upstream.url)
     return row
 
 
@@ -176,7 +191,7 @@ def _apply(
         message = f"{result.url} answered HTTP {result.status}"
         return _failed(config, state, upstream, row, message, "http", result.retry_after)
     # New: never polled, or every poll so far failed (nothing was ever recorded for it).
-    new_upstream = row.state == "never" or not state.has_entries(upstream.name)
+    new_upstream = row.state == "never" or not state.has_entries(upstream.key)
     for warning in fetched.feed.warnings:
         log.debug("%s: %s", upstream.name, warning)
     written = import_entries(config, state, upstream, row, fetched.feed, new_upstream)

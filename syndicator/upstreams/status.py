@@ -27,13 +27,13 @@ class UpstreamStatus:
 
 
 def upstream_statuses(config: Config, state: State) -> list[UpstreamStatus]:
-    rows = {row.name: row for row in state.upstreams()}
+    rows = {row.key: row for row in state.upstreams()}
     counts = state.imported_counts()
     statuses = []
     for upstream in config.upstreams:
-        row = rows.get(upstream.name)
+        row = rows.get(upstream.key)
         if row is None or row.url != upstream.url:
-            row = UpstreamRow(name=upstream.name, url=upstream.url)
+            row = UpstreamRow(key=upstream.key, url=upstream.url)
         statuses.append(
             UpstreamStatus(
                 name=upstream.name,
@@ -45,7 +45,7 @@ def upstream_statuses(config: Config, state: State) -> list[UpstreamStatus]:
                 last_status=row.last_status,
                 last_error=row.last_error,
                 consecutive_errors=row.consecutive_errors,
-                imported=counts.get(upstream.name, 0),
+                imported=counts.get(upstream.key, 0),
             )
         )
     return statuses

@@ -41,12 +41,13 @@ class FeedApp:
         store: FeedStore,
         *,
         max_age: int,
-        healthy: Callable[[], bool] = lambda: True,
+        health: Callable[[], str | None],
         metrics: Callable[[], tuple[bytes, str]] | None = None,
     ) -> None:
+        """``health()`` is None while all is well, else the reason /healthz gives with 503."""
         self.store = store
         self.cache_control = f"public, max-age={max_age}".encode()
-        self.healthy = healthy
+        self.health = health
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -58,8 +59,11 @@ class FeedApp:
             return
         path = scope.get("raw_path") or scope["path"].encode()
         if path == b"/healthz":
-            ok = self.healthy()
-            await _respond(send, 200 if ok else 503, b"ok\n" if ok else b"stopped\n", [], method)
+            problem = self.health()
+            if problem is None:
+                await _respond(send, 200, b"ok\n", [], method)
+            else:
+                await _respond(send, 503, f"{problem}\n".encode(), [], method)
             return
         if path == b"/metrics" and self.metrics is not None:
             body, content_type = self.metrics()

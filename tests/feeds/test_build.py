@@ -13,6 +13,7 @@ from support.site import SITE_TOML, assert_feeds_valid, feed_files, run_build, w
 
 from syndicator.core.atomic import remove_stale_temporaries, write_atomic, write_if_changed
 from syndicator.core.config import load_config
+from syndicator.feeds.ownership import MANIFEST
 
 FUTURE = datetime.fromisoformat("2100-01-01T00:00:00+00:00")
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -200,7 +201,8 @@ def test_future_posts_wait_for_their_time(fixture_site):
 def test_no_temporary_files_left(built_fixture_site):
     config, _ = built_fixture_site
     run_build(config, now=FUTURE)
-    assert [p for p in config.feeds.dir.rglob("*") if p.name.startswith(".")] == []
+    hidden = [p.name for p in config.feeds.dir.rglob("*") if p.name.startswith(".")]
+    assert hidden == [MANIFEST]  # the list of files syndicator wrote, never served
     assert [p for p in config.feeds.dir.rglob("*.tmp")] == []
 
 
@@ -320,7 +322,14 @@ def test_stale_temporaries_removed(tmp_path):
     (tmp_path / ".atom.xml.def45678.tmp").write_bytes(b"partial")
     (tmp_path / ".someone-elses.tmp").write_bytes(b"not ours")  # not write_atomic's shape
     (tmp_path / "tags/x/rss.xml").write_bytes(b"kept")
-    assert remove_stale_temporaries(tmp_path, recursive=False) == 1
-    assert remove_stale_temporaries(tmp_path) == 1
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other/.data.csv.abcd1234.tmp").write_bytes(b"another program's")
+    ours = {"atom.xml", "tags/x/rss.xml"}
+
+    def our_names(names: set[str]) -> set[str]:
+        return names & ours
+
+    assert remove_stale_temporaries(tmp_path, our_names, recursive=False) == 1
+    assert remove_stale_temporaries(tmp_path, our_names) == 1
     kept = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
-    assert kept == [".someone-elses.tmp", "rss.xml"]
+    assert kept == [".data.csv.abcd1234.tmp", ".someone-elses.tmp", "rss.xml"]

@@ -12,10 +12,13 @@ from syndicator.site.files import PostFile
 from syndicator.site.posts import load_post
 
 UPSTREAM = """
+[attribution.source_feeds]
+"中国网财经" = "https://feeds.example.org/finance/rss.xml"
+
 [[upstreams]]
-name = "中国网财经"
-url = "https://feeds.example.org/finance/rss.xml"
-category = "zhongguowangcaijing"
+name = "中国证券报"
+url = "https://feeds.example.org/cs/rss.xml"
+category = "zhongguozhengquanbao"
 """
 FRONT = 'title: "标题"\ndate: 2022-01-01 10:00:00 +0800\ncategories: emnews\ntags: 滚动\n'
 POST_URL = "https://site.example/emnews/2022/01/01/x.html"
@@ -225,15 +228,23 @@ def test_http_url(value, expected):
     assert http_url(value) == expected
 
 
-def test_front_matter_source_named_like_an_upstream_gets_its_feed(entry):
+def test_front_matter_source_listed_in_source_feeds_gets_its_feed(entry):
     made = entry("正文。\n", FRONT + "source: 中国网财经\n")
     assert made.attribution.feed == "https://feeds.example.org/finance/rss.xml"
 
 
-def test_body_source_named_like_an_upstream_gets_its_feed(entry):
+def test_body_source_listed_in_source_feeds_gets_its_feed(entry):
     made = entry("<p>正文。</p><p>（文章来源：中国网财经）</p>\n")
     assert made.attribution.source == "中国网财经"
     assert made.attribution.feed == "https://feeds.example.org/finance/rss.xml"
+
+
+def test_a_source_named_like_an_upstream_keeps_its_attribution(entry):
+    """A hand-written post credited to 中国证券报 is not re-pointed at an upstream of that
+    name: adding an upstream never changes old posts (only [attribution.source_feeds] does)."""
+    made = entry("<p>正文。</p><p>（文章来源：中国证券报）</p>\n")
+    assert made.attribution.source == "中国证券报"
+    assert made.attribution.feed is None
 
 
 def test_other_sources_get_no_feed(entry):

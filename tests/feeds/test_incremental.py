@@ -38,6 +38,7 @@ def site(tmp_path: Path) -> Config:
         encoding="utf-8",
     )
     posts = tmp_path / "_posts"
+    (tmp_path / "old_post").mkdir()
     for day in range(1, 9):
         category = "alpha" if day % 2 else "beta"
         post(
@@ -114,9 +115,8 @@ CHANGES: dict[str, Callable[[Path], None]] = {
     "delete a category": lambda root: [
         (root / "_posts" / f"2024-05-0{day}-p{day}.md").unlink() for day in (2, 4, 6, 8)
     ],
-    "move to old_post": lambda root: (
-        (root / "old_post").mkdir()
-        or shutil.move(root / "_posts" / "2024-05-08-p8.md", root / "old_post" / "2024-05-08-p8.md")
+    "move to old_post": lambda root: shutil.move(
+        root / "_posts" / "2024-05-08-p8.md", root / "old_post" / "2024-05-08-p8.md"
     ),
     "break a post": lambda root: (root / "_posts" / "2024-05-07-p7.md").write_text(
         "---\ntitle: a: b\n---\n", encoding="utf-8"

@@ -13,7 +13,7 @@ import pytest
 from support.site import SITE_TOML, write_post
 
 from syndicator.core.config import load_config
-from syndicator.site.files import PostFile, find_post_files
+from syndicator.site.files import PostFile, find_post_files, missing_folders
 from syndicator.site.posts import PostError, load_post, read_body
 
 
@@ -77,7 +77,7 @@ def test_byte_order_mark(site):
     post = load(config, path)
     assert post.title == "带字节顺序标记的文章"
     assert post.date.isoformat() == "2022-01-05T09:00:00+08:00"
-    assert "\ufeff" not in read_body(post)
+    assert "\ufeff" not in read_body(post, config.posts.max_bytes)
 
 
 def test_blank_line_before_front_matter(site):
@@ -87,7 +87,7 @@ def test_blank_line_before_front_matter(site):
     post = load(config, path)
     assert post.title == "前面有空行"
     assert post.categories == ("emnews",)
-    assert "前面有空行的文章" in read_body(post)
+    assert "前面有空行的文章" in read_body(post, config.posts.max_bytes)
 
 
 def test_empty_title_is_empty(tmp_path, site):
@@ -347,7 +347,7 @@ def test_empty_file(tmp_path, site):
 def test_read_body_reads_the_body_only(site):
     config, root = site
     post = load(config, root / "_posts/2022-02-06-front-matter-source.md")
-    body = read_body(post)
+    body = read_body(post, config.posts.max_bytes)
     assert "上游正文" in body
     assert "source_feed" not in body
 
@@ -356,7 +356,7 @@ def test_read_body_reads_the_body_only(site):
 
 
 @pytest.fixture
-def tree(tmp_path, site_config):
+def tree(tmp_path, config_from):
     """A post tree with nesting, hidden files, other extensions and an absent folder."""
     posts = tmp_path / "_posts"
     for name in [
@@ -371,7 +371,7 @@ def tree(tmp_path, site_config):
     ]:
         write_post(posts, name)
     write_post(tmp_path / "old_post", "2021-01-01-old.md")
-    return site_config()
+    return config_from(SITE_TOML.replace('dirs = ["_posts"]', 'dirs = ["_posts", "old_post"]'))
 
 
 def names(files) -> list[str]:
@@ -399,13 +399,14 @@ def test_find_post_files_configured_extensions(tmp_path, config_from):
     write_post(tmp_path / "_posts", "2022-01-02-b.markdown")
     write_post(tmp_path / "_posts", "2022-01-03-c.mkd")
     config = config_from(
-        SITE_TOML.replace(
-            'dirs = ["_posts", "old_post"]', 'dirs = ["_posts"]\nextensions = [".MKD", ".md"]'
-        )
+        SITE_TOML.replace('dirs = ["_posts"]', 'dirs = ["_posts"]\nextensions = [".MKD", ".md"]')
     )
     assert names(find_post_files(config)) == ["2022-01-01-a.md", "2022-01-03-c.mkd"]
 
 
-def test_missing_post_folder_is_not_an_error(tmp_path, site_config):
+def test_a_missing_post_folder_lists_no_files_and_is_named(tmp_path, site_config):
+    """Listing files finds none in it; the build refuses to take that for an empty site."""
     config = site_config()
+    config.posts.dirs[0].rmdir()
     assert list(find_post_files(config)) == []
+    assert missing_folders(config) == [config.posts.dirs[0]]

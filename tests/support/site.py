@@ -30,7 +30,7 @@ timezone = "Asia/Shanghai"
 language = "zh-CN"
 
 [posts]
-dirs = ["_posts", "old_post"]
+dirs = ["_posts"]
 
 [feeds]
 dir = "feeds"
@@ -59,6 +59,13 @@ def write_post(
     return path
 
 
+def make_post_folders(config: Config) -> Config:
+    """The config's post folders made (a site has them; a missing one stops every build)."""
+    for folder in config.posts.dirs:
+        folder.mkdir(parents=True, exist_ok=True)
+    return config
+
+
 def run_build(config: Config, now: datetime | None = None) -> BuildReport:
     """One ``build`` with the config's own state file, closed afterwards."""
     state = State.open(config.state.path)
@@ -69,11 +76,12 @@ def run_build(config: Config, now: datetime | None = None) -> BuildReport:
 
 
 def feed_files(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (relative POSIX path → bytes)."""
+    """Every file under ``folder`` that a server would publish (relative POSIX path →
+    bytes): hidden files, such as the list of files syndicator wrote, are left out."""
     return {
         path.relative_to(folder).as_posix(): path.read_bytes()
         for path in sorted(folder.rglob("*"))
-        if path.is_file()
+        if path.is_file() and not path.name.startswith(".")
     }
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from werkzeug import Request, Response
 
-from support.site import CST, FIXTURES, SITE_TOML
+from support.site import CST, FIXTURES, SITE_TOML, make_post_folders
 from syndicator.core.config import Config, load_config
 from syndicator.feeds.build import BuildReport
 from syndicator.refresh import poll_and_build
@@ -187,11 +187,12 @@ def write_config(
     folder: Path, upstreams: Iterable[tuple], backfill: int = 20, extra: str = ""
 ) -> Path:
     """tmp config: the standard test site, fast polling, loopback allowed, these upstreams
-    (``(name, url, category, tags)`` tuples)."""
+    (``(name, url, category, tags)`` tuples), and its post folders made."""
     text = SITE_TOML + POLLING.format(backfill=backfill) + extra
     text += "".join(upstream_toml(*u) for u in upstreams)
     path = folder / "syndicator.toml"
     path.write_text(text, encoding="utf-8")
+    make_post_folders(load_config(path))
     return path
 
 
@@ -208,8 +209,10 @@ def run_poll(
 
 
 def row(config: Config, name: str) -> UpstreamRow:
+    """The state's row of the upstream configured as ``name``."""
+    [upstream] = [u for u in config.upstreams if u.name == name]
     with State.open(config.state.path) as state:
-        found = state.upstream(name)
+        found = state.upstream(upstream.key)
     assert found is not None, f"no state row for {name}"
     return found
 

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 from support.processes import syndicator_environment
-from support.site import SITE_TOML, assert_feeds_valid, run_build
-from support.upstreams import Handler, HostileServer, answer
+from support.site import SITE_TOML, assert_feeds_valid, make_post_folders, run_build
+from support.upstreams import Handler, HostileServer, answer, row
 
 import syndicator.upstreams.fetch as fetch_module
 import syndicator.upstreams.importer as importer_module
@@ -118,7 +118,7 @@ def make_site(
     )
     path = folder / "syndicator.toml"
     path.write_text(text + blocks, encoding="utf-8")
-    return load_config(path)
+    return make_post_folders(load_config(path))
 
 
 @dataclass
@@ -203,10 +203,9 @@ def assert_failed(
     assert outcome.error is not None
     for word in words:
         assert word in outcome.error
-    with State.open(config.state.path) as state:
-        row = state.upstream(name)
-    assert row is not None and row.state == "error" and row.last_error == outcome.error
-    assert row.consecutive_errors == 1 and row.next_poll is not None
+    found = row(config, name)
+    assert found.state == "error" and found.last_error == outcome.error
+    assert found.consecutive_errors == 1 and found.next_poll is not None
     return outcome.error
 
 
@@ -538,8 +537,9 @@ def test_many_entries_on_a_new_upstream_are_recorded_as_seen_in_one_poll(tmp_pat
     record_cli("10,000 entries on a new upstream (backfill 20), CLI", seconds, peak, stdout)
     assert status == 0, stderr
     assert "1 upstreams polled: 1 with new posts (20 posts)" in stdout
+    [hostile] = [u for u in config.upstreams if u.name == "hostile"]
     with State.open(config.state.path) as state:
-        assert state.recorded_counts() == {"hostile": 10_000}
+        assert state.recorded_counts() == {hostile.key: 10_000}
     assert seconds < 8 + SLACK
     assert peak < 300 * MiB
 

@@ -646,11 +646,17 @@ def test_due_upstreams_honours_next_poll_names_force_and_unknown_names(tmp_path)
     )
     now = 1_700_000_000.0
     with State.open(config.state.path) as state:
-        state.save_upstream(UpstreamRow("a", config.upstreams[0].url, state="ok", next_poll=now))
         state.save_upstream(
-            UpstreamRow("b", config.upstreams[1].url, state="ok", next_poll=now + 1)
+            UpstreamRow(config.upstreams[0].key, config.upstreams[0].url, state="ok", next_poll=now)
         )
-        state.save_upstream(UpstreamRow("c", config.upstreams[2].url, state="gone"))
+        state.save_upstream(
+            UpstreamRow(
+                config.upstreams[1].key, config.upstreams[1].url, state="ok", next_poll=now + 1
+            )
+        )
+        state.save_upstream(
+            UpstreamRow(config.upstreams[2].key, config.upstreams[2].url, state="gone")
+        )
         # d: never polled
 
         def names(**options) -> list[str]:

@@ -221,7 +221,7 @@ def test_recover_pending_rewrites_a_stale_file_and_clears_the_debt(tmp_path):
     config = make_config(tmp_path, [("Up", "http://127.0.0.1:9/feed.xml", "news")])
     record, text = pending_post(config, "story-5", "2022-06-02-story-5-x.md")
     path = config.posts.dirs[0] / record.post_path
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("---\ntitle: old version\n---\n", encoding="utf-8")
     with State.open(config.state.path) as state:
         state.record_entry(record, pending_text=text)

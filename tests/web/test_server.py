@@ -598,13 +598,16 @@ def in_process() -> Iterator[Callable[[FeedApp], int]]:
         thread.join(10)
 
 
-def test_healthz_is_503_when_not_healthy(tmp_path: Path, in_process: Callable) -> None:
-    healthy = [True]
-    port = in_process(FeedApp(FeedStore(tmp_path), max_age=60, healthy=lambda: healthy[0]))
+def test_healthz_is_503_with_the_reason_when_not_healthy(
+    tmp_path: Path, in_process: Callable
+) -> None:
+    problem: list[str | None] = [None]
+    port = in_process(FeedApp(FeedStore(tmp_path), max_age=60, health=lambda: problem[0]))
     assert request(port, "/healthz").status == 200
-    healthy[0] = False
+    problem[0] = "feeds not rebuilt: the disk is full"
     response = request(port, "/healthz")
     assert response.status == 503
+    assert response.body == b"feeds not rebuilt: the disk is full\n"
     assert response.headers["content-type"].startswith("text/plain")
     assert request(port, "/healthz", method="HEAD").status == 503
 
@@ -666,7 +669,7 @@ def test_metrics_after_a_daemon_poll(tmp_path: Path, in_process: Callable) -> No
         FeedApp(
             FeedStore(config.feeds.dir),
             max_age=60,
-            healthy=lambda: daemon.healthy,
+            health=daemon.problem,
             metrics=lambda: (daemon.metrics.render(), METRICS_CONTENT_TYPE),
         )
     )

@@ -1,0 +1,426 @@
+"""What an operator gets wrong by accident must not hurt the site: folders and files it points
+at, special files named like posts, upstream edits, first starts, and the reports it reads.
+
+Each test is one case found by trying syndicator as a new operator would (issue "Nothing lost
+by a mistake"); they run the command line as the operator does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from support.processes import free_port, get, start_syndicator, syndicator, wait_until
+from support.site import SITE_TOML, feed_files, write_post
+
+from syndicator.core.config import ConfigError, load_config
+from syndicator.daemon import Daemon
+
+# A loaded machine starts Python slowly; none of these waits is near a real limit.
+STARTUP = 20.0
+
+
+def site(root: Path, extra: str = "", posts: int = 3, posts_keys: str = "") -> Path:
+    """The standard test site under ``root`` with ``posts`` posts in _posts/,
+    ``posts_keys`` added to [posts] and ``extra`` to the end; its config file."""
+    config = root / "syndicator.toml"
+    text = SITE_TOML.replace('dirs = ["_posts"]\n', f'dirs = ["_posts"]\n{posts_keys}')
+    config.write_text(text + extra, encoding="utf-8")
+    (root / "_posts").mkdir(parents=True, exist_ok=True)
+    for n in range(posts):
+        write_post(
+            root / "_posts",
+            f"2022-01-{n + 1:02d}-p{n}.md",
+            front=f'title: "第{n}篇"\ndate: 2022-01-{n + 1:02d} 10:00:00 +0800\ncategories: c{n}\n',
+        )
+    return config
+
+
+# --- 1. a post folder that does not exist ---------------------------------------------------
+
+
+def test_a_missing_post_folder_stops_check_build_and_run_and_removes_nothing(tmp_path):
+    config = site(tmp_path)
+    assert syndicator("build", config=config).returncode == 0
+    before = feed_files(tmp_path / "feeds")
+    (tmp_path / "_posts").rename(tmp_path / "_posts.unmounted")
+
+    for command in (["check"], ["build"], ["run"]):
+        result = syndicator(*command, config=config)
+        assert result.returncode == 2, (command, result.stderr)
+        assert f"posts.dirs: {tmp_path / '_posts'} does not exist" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert feed_files(tmp_path / "feeds") == before
+
+
+def test_a_build_that_would_drop_most_posts_is_refused_until_told(tmp_path):
+    config = site(tmp_path, posts=12)
+    assert syndicator("build", config=config).returncode == 0
+    before = feed_files(tmp_path / "feeds")
+    for path in sorted((tmp_path / "_posts").glob("*.md"))[:10]:
+        path.unlink()
+
+    refused = syndicator("build", config=config)
+    assert refused.returncode == 2
+    assert "10 of the 12 post files are gone" in refused.stderr
+    assert "--allow-shrink" in refused.stderr
+    assert feed_files(tmp_path / "feeds") == before
+
+    allowed = syndicator("build", "--allow-shrink", config=config)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "2 posts" in allowed.stdout
+
+
+def test_a_build_that_would_remove_most_feeds_is_refused_until_told(tmp_path):
+    config = site(tmp_path, posts=6)
+    assert syndicator("build", config=config).returncode == 0
+    text = config.read_text(encoding="utf-8").replace(
+        '[feeds]\ndir = "feeds"', '[feeds]\ndir = "feeds"\ncategories = false'
+    )
+    config.write_text(text, encoding="utf-8")
+
+    refused = syndicator("build", config=config)
+    assert refused.returncode == 2
+    assert "would remove 18 of the" in refused.stderr
+    assert (tmp_path / "feeds" / "categories" / "c0" / "rss.xml").is_file()
+    assert syndicator("build", "--allow-shrink", config=config).returncode == 0
+    assert not (tmp_path / "feeds" / "categories").exists()
+
+
+def test_the_daemon_keeps_serving_when_a_post_folder_vanishes_and_says_so(tmp_path):
+    port = free_port()
+    config = site(tmp_path, f"\n[server]\nport = {port}\n", posts_keys='rescan_interval = "1s"\n')
+    base = f"http://127.0.0.1:{port}"
+    daemon = start_syndicator("run", config=config)
+    try:
+        wait_until(lambda: get(base + "/rss.xml")[0] == 200, STARTUP, "served", ignoring=OSError)
+        (tmp_path / "_posts").rename(tmp_path / "_posts.unmounted")
+        wait_until(lambda: get(base + "/healthz")[0] == 503, 10, "/healthz says 503")
+        status, _, body = get(base + "/healthz")
+        assert b"post folder" in body and b"is missing" in body
+        status, _, feed = get(base + "/rss.xml")
+        assert status == 200 and "第0篇".encode() in feed
+
+        (tmp_path / "_posts.unmounted").rename(tmp_path / "_posts")
+        wait_until(lambda: get(base + "/healthz")[0] == 200, 10, "/healthz back to 200")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=15)
+
+
+# --- 2. feeds.dir ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("feeds_dir", "clash"),
+    [
+        ("/", "root of the file system"),
+        (".", "holds the config's own folder"),
+        ("..", "holds the config's own folder"),
+        ("_posts", "overlaps the post folder"),
+        ("_posts/feeds", "overlaps the post folder"),
+        ("var", "holds the state file"),
+    ],
+)
+def test_feeds_dir_may_not_clash_with_what_the_operator_keeps(tmp_path, feeds_dir, clash):
+    config = site(tmp_path)
+    text = config.read_text(encoding="utf-8").replace('dir = "feeds"', f'dir = "{feeds_dir}"')
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"feeds.dir: .*{clash}"):
+        load_config(config)
+    result = syndicator("check", config=config)
+    assert result.returncode == 2
+    assert "feeds.dir" in result.stderr and clash in result.stderr
+
+
+def test_a_folder_holding_the_posts_is_refused_as_feeds_dir(tmp_path):
+    config = site(tmp_path)
+    text = (
+        config.read_text(encoding="utf-8")
+        .replace('dirs = ["_posts"]', 'dirs = ["site/_posts"]')
+        .replace('dir = "feeds"', 'dir = "site"')
+    )
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"feeds\.dir: .*overlaps the post folder"):
+        load_config(config)
+
+
+def test_files_syndicator_did_not_write_are_left_alone_and_reported_once(tmp_path):
+    config = site(tmp_path)
+    feeds = tmp_path / "feeds"
+    (feeds / "otherapp" / "cache").mkdir(parents=True)
+    theirs = {
+        feeds / "index.html": b"<p>the operator's own page</p>",
+        feeds / "otherapp" / "cache" / ".download.ab12cd34.tmp": b"half a download",
+        feeds / "otherapp" / ".notes.20240101.tmp": b"notes",
+        feeds / ".rss.xml.abcdefgh.tmp.keep": b"not our shape",
+    }
+    for path, data in theirs.items():
+        path.write_bytes(data)
+
+    first = syndicator("build", config=config)
+    assert first.returncode == 0, first.stderr
+    assert "index.html exists in the feed folder and was not written by syndicator" in (
+        first.stderr
+    )
+    for path, data in theirs.items():
+        assert path.read_bytes() == data, path
+    assert (feeds / "rss.xml").is_file()
+
+    write_post(tmp_path / "_posts", "2022-02-01-new.md")
+    second = syndicator("build", config=config)
+    assert second.returncode == 0
+    assert "index.html" not in second.stderr  # said once
+    for path, data in theirs.items():
+        assert path.read_bytes() == data, path
+
+
+def test_our_own_leftover_temporaries_are_still_swept(tmp_path):
+    config = site(tmp_path)
+    assert syndicator("build", config=config).returncode == 0
+    ours = tmp_path / "feeds" / ".rss.xml.k3j_4h5a.tmp"
+    ours.write_bytes(b"<rss>half")
+    assert syndicator("build", config=config).returncode == 0
+    assert not ours.exists()
+
+
+def test_a_deleted_state_still_knows_its_own_feeds(tmp_path):
+    """The list of files syndicator wrote lives in the feed folder too: deleting the state
+    costs a rebuild, never the right to update its own feeds."""
+    config = site(tmp_path)
+    assert syndicator("build", config=config).returncode == 0
+    for path in (tmp_path / "var").iterdir():
+        path.unlink()
+    write_post(
+        tmp_path / "_posts", "2022-03-01-after.md", front='title: "之后"\ndate: 2022-03-01\n'
+    )
+    result = syndicator("build", config=config)
+    assert result.returncode == 0, result.stderr
+    assert "not written by syndicator" not in result.stderr
+    assert "之后".encode() in (tmp_path / "feeds" / "rss.xml").read_bytes()
+
+
+# --- 3. special files named like posts ------------------------------------------------------
+
+
+def test_a_fifo_named_like_a_post_is_reported_not_read(tmp_path):
+    config = site(tmp_path)
+    os.mkfifo(tmp_path / "_posts" / "2024-05-01-fifo.md")
+    for command in ("check", "build"):
+        result = syndicator(command, config=config)  # a hang fails on the 60 s timeout
+        assert result.returncode == 1, result.stderr
+        assert "2024-05-01-fifo.md: is a FIFO (named pipe), not a regular file" in (
+            result.stdout + result.stderr
+        )
+    assert "第2篇".encode() in (tmp_path / "feeds" / "rss.xml").read_bytes()
+
+
+def test_a_link_to_a_device_named_like_a_post_is_reported_not_read(tmp_path):
+    config = site(tmp_path)
+    (tmp_path / "_posts" / "2024-05-02-zero.md").symlink_to("/dev/zero")
+    result = syndicator("build", config=config)
+    assert result.returncode == 1
+    assert "2024-05-02-zero.md: is a character device, not a regular file" in result.stderr
+
+
+def test_a_post_over_max_bytes_is_reported_and_skipped(tmp_path):
+    config = site(tmp_path, posts_keys="max_bytes = 4096\n")
+    write_post(tmp_path / "_posts", "2022-04-01-huge.md", body="大" * 5000)
+    result = syndicator("build", config=config)
+    assert result.returncode == 1
+    assert "2022-04-01-huge.md: larger than posts.max_bytes (4,096 bytes)" in result.stderr
+    assert "3 posts" in result.stdout
+
+
+def test_sigterm_is_honoured_while_a_write_is_stuck(tmp_path):
+    """The daemon stops within its bound even when the write in flight never ends."""
+    config = load_config(site(tmp_path))
+    daemon = Daemon(config)
+    daemon.work_lock.acquire()  # a write that never finishes
+    try:
+        stopped = threading.Event()
+        threading.Thread(target=lambda: (daemon.stop(wait=0.5), stopped.set()), daemon=True).start()
+        assert stopped.wait(5), "stop() waited for the stuck write"
+    finally:
+        daemon.work_lock.release()
+
+
+# --- 4. a post file name that is not UTF-8 --------------------------------------------------
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_escaped_and_the_rest_builds(tmp_path):
+    config = site(tmp_path)
+    name = os.fsencode(tmp_path / "_posts") + b"/2024-12-01-caf\xe9.md"
+    with open(name, "wb") as handle:
+        handle.write(b"---\ntitle: cafe\ndate: 2024-12-01\n---\nbody\n")
+    for command in ("build", "check"):
+        result = syndicator(command, config=config)
+        assert result.returncode == 1, result.stderr
+        output = result.stdout + result.stderr
+        assert "Traceback" not in output
+        assert "2024-12-01-caf\\xe9.md: file name is not UTF-8" in output
+    assert "第2篇".encode() in (tmp_path / "feeds" / "rss.xml").read_bytes()
+
+
+# --- 5. an unreadable post ------------------------------------------------------------------
+
+
+def _without_read_override() -> None:
+    """In the child, before exec: give up root's power to read any file (CAP_DAC_OVERRIDE,
+    CAP_DAC_READ_SEARCH), so that a mode of 000 means what it means for the daemon's user."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):
+        libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP
+
+
+def _syndicator_as_an_ordinary_user(config: Path, *arguments: str) -> subprocess.CompletedProcess:
+    from support.processes import syndicator_environment
+
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), *arguments],
+        cwd=config.parent,
+        env=syndicator_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_without_read_override if os.geteuid() == 0 else None,
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_an_unreadable_post_is_reported_by_build_and_tried_again(tmp_path):
+    config = site(tmp_path)
+    locked = write_post(
+        tmp_path / "_posts", "2022-05-01-locked.md", front='title: "锁"\ndate: 2022-05-01\n'
+    )
+    locked.chmod(0)
+    try:
+        for _ in range(2):  # reported again by the next build, not forgotten
+            result = _syndicator_as_an_ordinary_user(config, "build")
+            assert result.returncode == 1, result.stderr
+            assert "2022-05-01-locked.md: cannot read: Permission denied" in result.stderr
+    finally:
+        locked.chmod(0o644)
+    result = _syndicator_as_an_ordinary_user(config, "build")
+    assert result.returncode == 0, result.stderr
+    assert "锁".encode() in (tmp_path / "feeds" / "rss.xml").read_bytes()
+
+
+# --- 9. commands started at once on a missing state -----------------------------------------
+
+
+def test_commands_started_at_once_on_a_missing_state_all_work(tmp_path):
+    config = site(tmp_path)
+    for attempt in range(6):
+        for path in (tmp_path / "var").glob("*") if (tmp_path / "var").exists() else ():
+            path.unlink()
+        started = [
+            start_syndicator(command, config=config, output=subprocess.PIPE)
+            for command in ("build", "status", "build", "status")
+        ]
+        for process in started:
+            output, _ = process.communicate(timeout=60)
+            assert process.returncode == 0, (attempt, output.decode(errors="replace"))
+
+
+# --- 10. one line, exit 2, for paths that cannot work ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("state_path", "problem"),
+    [
+        ("blocker/state.db", "is a file, so the folder cannot be made there"),
+        ("/proc/self/x.db", "cannot create files in /proc/self"),
+        ("va\\u0000r/state.db", "holds a NUL character"),
+    ],
+)
+def test_a_state_path_that_cannot_work_is_one_line_for_every_command(tmp_path, state_path, problem):
+    config = site(tmp_path)
+    (tmp_path / "blocker").write_text("a file, not a folder", encoding="utf-8")
+    text = config.read_text(encoding="utf-8").replace(
+        'path = "var/state.db"', f'path = "{state_path}"'
+    )
+    config.write_text(text, encoding="utf-8")
+    for command in ("check", "build", "poll", "status", "run"):
+        result = syndicator(command, config=config)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "Traceback" not in result.stderr, command
+        assert "state.path" in result.stderr and problem in result.stderr, (command, result.stderr)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_a_state_folder_that_cannot_be_written_is_one_line(tmp_path):
+    config = site(tmp_path)
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var").chmod(0o555)
+    try:
+        result = _syndicator_as_an_ordinary_user(config, "build")
+    finally:
+        (tmp_path / "var").chmod(0o755)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "state.path" in result.stderr and "cannot create files in" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("{source} {x}", "has {x}"),
+        ("来源", "must contain {source}"),
+        ("{source", "expected '}'"),
+    ],
+)
+def test_an_attribution_line_with_unknown_placeholders_fails_check(tmp_path, line, problem):
+    config = site(tmp_path, f'\n[attribution]\nline = "{line}"\n')
+    result = syndicator("check", config=config)
+    assert result.returncode == 2
+    assert "attribution.line" in result.stderr and problem in result.stderr
+    assert syndicator("build", config=config).returncode == 2
+
+
+# --- 11. /healthz tells the truth -----------------------------------------------------------
+
+
+def test_healthz_is_503_while_rebuilds_fail_and_200_once_they_succeed(tmp_path):
+    port = free_port()
+    config = site(
+        tmp_path, f"\n[server]\nport = {port}\n", posts=8, posts_keys='rescan_interval = "1s"\n'
+    )
+    base = f"http://127.0.0.1:{port}"
+    daemon = start_syndicator("run", config=config)
+    try:
+        wait_until(lambda: get(base + "/healthz")[0] == 200, STARTUP, "up", ignoring=OSError)
+        wait_until(lambda: get(base + "/rss.xml")[0] == 200, 10, "built")
+        for path in sorted((tmp_path / "_posts").glob("*.md"))[:7]:
+            path.unlink()  # most posts at once: the rebuild is refused
+        wait_until(lambda: get(base + "/healthz")[0] == 503, 10, "/healthz 503")
+        assert b"post files are gone" in get(base + "/healthz")[2]
+
+        assert syndicator("build", "--allow-shrink", config=config).returncode == 0
+        write_post(tmp_path / "_posts", "2022-06-01-next.md")  # the daemon's next rebuild
+        wait_until(lambda: get(base + "/healthz")[0] == 200, 10, "/healthz 200 again")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=15) == 0
+
+
+def test_serve_healthz_checks_the_feed_folder(tmp_path):
+    port = free_port()
+    config = site(tmp_path, f"\n[server]\nport = {port}\n")
+    assert syndicator("build", config=config).returncode == 0
+    base = f"http://127.0.0.1:{port}"
+    server = start_syndicator("serve", config=config)
+    try:
+        wait_until(lambda: get(base + "/healthz")[0] == 200, STARTUP, "up", ignoring=OSError)
+        (tmp_path / "feeds").rename(tmp_path / "feeds.moved")
+        status, _, body = get(base + "/healthz")
+        assert status == 503 and b"feed folder" in body
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=15)
