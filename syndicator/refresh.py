@@ -1,8 +1,10 @@
 """A refresh: poll upstreams, write their new entries as posts, bring the feeds up to date.
 
 The one place where the upstream side meets the feed side (through the post files they
-share). ``syndicator poll`` and ``syndicator build`` call it once; the daemon calls
-``poll_one`` for each scheduled upstream and ``build`` for its coalesced rebuilds.
+share). ``syndicator poll`` calls ``poll`` then ``build`` (a build runs even when the poll
+wrote nothing: it costs little, and it finishes a build a killed earlier poll left undone);
+``syndicator build`` calls ``build``; the daemon calls ``recover`` at start, ``poll_one`` for
+each scheduled upstream and ``build`` for its coalesced rebuilds.
 
 ``writing`` is held around every step that writes posts, feeds or state (the cross-process
 write lock; in the daemon, its work lock too), never around the network, so another writer
@@ -94,17 +96,3 @@ def build(
         return build_site(
             config, state, full=full, paths=paths, progress=progress, allow_shrink=allow_shrink
         )
-
-
-def poll_and_build(
-    config: Config,
-    state: State,
-    upstreams: list[UpstreamConfig],
-    fetcher: Fetcher,
-    writing: Writing = nullcontext,
-) -> tuple[PollReport, BuildReport]:
-    """Poll, then bring the feeds up to date. The build runs even when the poll wrote
-    nothing: it costs little when nothing changed, and it finishes a build that a killed
-    earlier poll left undone."""
-    report = poll(config, state, upstreams, fetcher, writing)
-    return report, build(config, state, writing)

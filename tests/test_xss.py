@@ -29,6 +29,7 @@ from lxml import html as lxml_html
 from support.site import SITE_TOML
 from support.upstreams import HostileServer, answer
 
+from syndicator import refresh
 from syndicator.core.config import Config, UpstreamConfig, load_config
 from syndicator.core.sanitize import sanitize_html
 from syndicator.core.text import xml_safe
@@ -37,7 +38,6 @@ from syndicator.feeds.jsonfeed import render_json
 from syndicator.feeds.layout import SITE, FeedSpec
 from syndicator.feeds.render import feed_meta
 from syndicator.feeds.rss_atom import render_atom, render_rss
-from syndicator.refresh import poll_and_build
 from syndicator.site.files import PostFile
 from syndicator.site.markdown import render_markdown
 from syndicator.site.posts import load_post
@@ -303,7 +303,8 @@ def polled_site(tmp_path_factory) -> Config:
         )
         config = load_config(root / "syndicator.toml")
         with State.open(config.state.path) as state, make_fetcher(config) as fetcher:
-            report, build = poll_and_build(config, state, list(config.upstreams), fetcher)
+            report = refresh.poll(config, state, list(config.upstreams), fetcher)
+            build = refresh.build(config, state)
     finally:
         server.close()
     assert not report.failed, report.failed

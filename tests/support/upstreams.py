@@ -19,9 +19,9 @@ from pathlib import Path
 from werkzeug import Request, Response
 
 from support.site import CST, FIXTURES, SITE_TOML, make_post_folders
+from syndicator import refresh
 from syndicator.core.config import Config, load_config
 from syndicator.feeds.build import BuildReport
-from syndicator.refresh import poll_and_build
 from syndicator.site.files import find_post_files
 from syndicator.site.posts import Post, load_post
 from syndicator.state.db import State, UpstreamRow
@@ -205,7 +205,7 @@ def run_poll(
 ) -> tuple[PollReport, BuildReport | None]:
     with State.open(config.state.path) as state, make_fetcher(config) as fetcher:
         upstreams = due_upstreams(config, state, time.time(), names, force)
-        return poll_and_build(config, state, upstreams, fetcher)
+        return refresh.poll(config, state, upstreams, fetcher), refresh.build(config, state)
 
 
 def row(config: Config, name: str) -> UpstreamRow:
