@@ -101,11 +101,13 @@ class FetchError(Exception):
 def is_forbidden_address(address: IPAddress) -> bool:
     """True for addresses an upstream must not make us connect to when private ones are refused."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or (
-            ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in _NAT64 else None
-        )
-        if embedded is not None:
-            return is_forbidden_address(embedded)
+        translated = _translated_ipv4(address)
+        if translated is not None:
+            return is_forbidden_address(translated)
+        if any(is_forbidden_address(inner) for inner in _tunnelled_ipv4(address)):
+            return True
+        if address.is_site_local:  # fec0::/10: deprecated, but still routed inside some sites
+            return True
     return (
         address in _METADATA_ADDRESSES
         or address.is_loopback
@@ -117,6 +119,27 @@ def is_forbidden_address(address: IPAddress) -> bool:
         # Catches what the flags above miss, such as carrier-grade NAT (100.64.0.0/10).
         or not address.is_global
     )
+
+
+def _translated_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 host an IPv4-mapped or NAT64 address reaches, else None. (The deprecated
+    IPv4-compatible ::/96 is reserved, and refused whatever it holds.)"""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def _tunnelled_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses a 6to4 (2002::/16) or Teredo (2001::/32) address carries: its
+    packets go to them. (Teredo's server is bits 32-63; its client is the last 32 bits
+    inverted, which ``ipaddress`` undoes.)"""
+    if address.sixtofour is not None:
+        return (address.sixtofour,)
+    if address.teredo is not None:
+        return address.teredo
+    return ()
 
 
 def _resolve(host: str, port: int) -> list[str]:

@@ -9,6 +9,7 @@ from pytest_httpserver import HTTPServer
 from support.upstreams import UPSTREAM_FIXTURES
 from werkzeug import Response
 
+import syndicator.upstreams.fetch
 from syndicator.upstreams.discover import DiscoveryError, discover_feed
 from syndicator.upstreams.fetch import Fetcher
 
@@ -159,3 +160,29 @@ def test_unreachable_page(server: HTTPServer, fetcher: Fetcher) -> None:
 
     with pytest.raises(DiscoveryError, match=r"/missing: it answered HTTP 404"):
         discover_feed(fetcher, url)
+
+
+def test_discovery_refuses_a_host_behind_a_6to4_address_of_loopback(
+    server: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``add`` discovers through the same guarded fetcher as polling: 2002:7f00:1:: is
+    127.0.0.1 reached through 6to4."""
+    server.expect_request("/").respond_with_data(page(), content_type=HTML)
+    monkeypatch.setattr(
+        syndicator.upstreams.fetch, "_resolve", lambda host, port: ["2002:7f00:1::"]
+    )
+
+    with (
+        Fetcher(
+            user_agent="syndicator-test/1.0",
+            timeout=2.0,
+            max_bytes=1_000_000,
+            allow_private_addresses=False,
+        ) as guarded,
+        pytest.raises(DiscoveryError) as refused,
+    ):
+        discover_feed(guarded, f"http://site.example:{server.port}/")
+
+    assert "2002:7f00:1::" in str(refused.value)
+    assert "polling.allow_private_addresses" in str(refused.value)
+    assert server.log == []

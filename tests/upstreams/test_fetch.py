@@ -644,6 +644,20 @@ def test_private_address_is_refused_by_ip_and_by_name(server: HTTPServer, host: 
     assert server.log == []
 
 
+@pytest.mark.parametrize("address", ["2002:7f00:1::", "2001:0:808:808::80ff:fffe", "fec0::1"])
+def test_a_name_resolving_to_an_ipv6_transition_address_of_an_internal_host_is_refused(
+    server: HTTPServer, monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    monkeypatch.setattr(syndicator.upstreams.fetch, "_resolve", lambda host, port: [address])
+
+    with make_fetcher(allow_private_addresses=False) as fetcher:
+        error = fetch_error(fetcher, f"http://feeds.example:{server.port}/feed")
+
+    assert error.kind == "private_address"
+    assert address in str(error) and "polling.allow_private_addresses" in str(error)
+    assert server.log == []
+
+
 def test_dns_rebinding_is_caught_at_the_connected_address(
     server: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -704,6 +718,16 @@ def test_redirect_hops_are_checked_too(server: HTTPServer, monkeypatch: pytest.M
         "::ffff:127.0.0.1",
         "::ffff:10.0.0.1",
         "64:ff9b::a00:1",
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254, the metadata service
+        "2002:a00:1:1::1",  # 6to4 of 10.0.0.1
+        "2002:c0a8:101::",  # 6to4 of 192.168.1.1
+        "2001:0:7f00:1::1",  # Teredo, server 127.0.0.1
+        "2001:0:808:808:0:0:80ff:fffe",  # Teredo, client 127.0.0.1 (inverted: 80ff:fffe)
+        "2001:0:808:808:0:0:f5ff:fffe",  # Teredo, client 10.0.0.1
+        "fec0::1",  # site-local
+        "feff:ffff::1",
     ],
 )
 def test_internal_addresses_are_forbidden(address: str) -> None:
@@ -711,7 +735,8 @@ def test_internal_addresses_are_forbidden(address: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "64:ff9b::808:808"]
+    "address",
+    ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::"],
 )
 def test_public_addresses_are_allowed(address: str) -> None:
     assert not is_forbidden_address(ipaddress.ip_address(address))
