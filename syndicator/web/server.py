@@ -7,6 +7,7 @@ with httptools, in the daemon's process. Only GET and HEAD; nothing outside ``fe
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,8 @@ from typing import Any
 
 import uvicorn
 import uvloop
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from syndicator.web.feedstore import FeedStore, StoredFile
 
@@ -28,11 +30,23 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ALLOWED_METHODS = (b"GET", b"HEAD")
 # Slow or hostile clients: keep-alive is short and requests beyond these sizes are refused.
 KEEP_ALIVE_SECONDS = 5
+# Connections served at once. One more closes the connection idle the longest (between
+# requests, nothing in flight); when none is idle, requests past the limit are answered 503,
+# except /healthz. (The process needs a file descriptor for each: see LimitNOFILE.)
 MAX_CONNECTIONS = 2048
+IDLE_CLOSED_AT_ONCE = MAX_CONNECTIONS // 16
 # uvicorn limits neither: a request line and headers must arrive within this time (from the
 # connection, or from the previous response) and this size, or the connection is closed.
 HEAD_TIMEOUT_SECONDS = 10
 MAX_HEAD_BYTES = 64 * 1024
+# A pipelining client: requests parsed ahead of their responses. Its later bytes wait unparsed
+# (its connection unread) until the queue shrinks, so each connection holds a few KB.
+MAX_QUEUED_REQUESTS = 16
+# The parser is given this much at a time, so that one read of tiny pipelined requests (18
+# bytes is the least) overshoots MAX_QUEUED_REQUESTS by about a hundred at most.
+PARSE_SLICE_BYTES = 2048
+# A client that reads none of its unsent output for this long is cut off.
+STALLED_OUTPUT_SECONDS = 10
 
 
 class FeedApp:
@@ -107,31 +121,79 @@ class _HeadTooBigError(Exception):
 
 
 class _GuardedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline and a size cap on each request's head.
+    """uvicorn's httptools protocol, bounded against slow, greedy and idle clients.
 
-    Without them a client that sends half a request line and stalls holds its connection
-    (and a slot of ``limit_concurrency``) for ever, and an endless header grows memory.
+    - Each request's head has a deadline and a size cap: without them a client that sends half
+      a request line and stalls holds its connection for ever, and an endless header grows
+      memory.
+    - A pipelining client has at most ``MAX_QUEUED_REQUESTS`` requests parsed ahead of their
+      responses, and none while its output is unsent: its bytes wait unparsed, and its
+      connection stops being read, until it catches up. (uvicorn alone parses every request a
+      read holds, so one that never reads its answers queues as many as it likes.)
+    - Output that a client leaves unread for ``STALLED_OUTPUT_SECONDS`` ends its connection.
+    - Past ``MAX_CONNECTIONS``, a new connection closes the one idle the longest.
     """
 
     _head_timer: asyncio.TimerHandle | None = None
+    _output_timer: asyncio.TimerHandle | None = None
     _in_head = True  # between two requests, or reading one's request line and headers
+    _in_request = False  # a request's bytes have begun and it is not yet complete
     _head_bytes = 0
     _too_big = False
+    _running: RequestResponseCycle | None = None  # the request whose response is being sent
+    _last_active = 0.0  # the loop's time of the last bytes read or response sent
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._unparsed = bytearray()
+        self._last_active = self.loop.time()
+        # Nothing is buffered here beyond what the kernel's socket buffer takes: past that a
+        # response waits (uvicorn's FlowControl) and the requests after it stay unread.
+        transport.set_write_buffer_limits(high=0)
         self._arm_head_timer()
+        if len(self.connections) > MAX_CONNECTIONS:
+            self._close_longest_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
+        self._cancel_output_timer()
+        self._unparsed.clear()
+        self.pipeline.clear()
+        # uvicorn marks only the newest request disconnected; the one whose response is being
+        # sent would write to the closed transport and log a traceback.
+        if self._running is not None and not self._running.response_complete:
+            self._running.disconnected = True
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        self._last_active = self.loop.time()
+        self._unset_keepalive_if_required()
+        self._unparsed += data
+        self._parse_unparsed()
+
+    def _parse_unparsed(self) -> None:
+        """Parse what was received, a slice at a time, while the client keeps up with its
+        responses; keep the rest, and stop reading, while it does not."""
+        while self._unparsed and not self._backlogged() and not self.transport.is_closing():
+            piece = bytes(self._unparsed[:PARSE_SLICE_BYTES])
+            del self._unparsed[:PARSE_SLICE_BYTES]
+            self._parse(piece)
+        if self.transport.is_closing():
+            self._unparsed.clear()
+        elif self._unparsed or self._backlogged():
+            self.flow.pause_reading()
+        elif not self.pipeline:
+            self.flow.resume_reading()
+
+    def _backlogged(self) -> bool:
+        return len(self.pipeline) >= MAX_QUEUED_REQUESTS or self.flow.write_paused
+
+    def _parse(self, data: bytes) -> None:
         if self._in_head:
             self._head_bytes += len(data)
         super().data_received(data)
-        # A head still incomplete after this many bytes is refused. (The bytes of a read that
-        # also completed the previous head are not counted: one read more at most.)
+        # A head still incomplete after this many bytes is refused. (The bytes of a slice that
+        # also completed the previous head are not counted: one slice more at most.)
         if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
             self._too_big = True
             self.send_400_response("")
@@ -139,6 +201,7 @@ class _GuardedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
+        self._in_request = True
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -147,17 +210,38 @@ class _GuardedProtocol(HttpToolsProtocol):
         if size > MAX_HEAD_BYTES:
             self._too_big = True
             raise _HeadTooBigError  # the parser stops here; uvicorn calls send_400_response
+        # Past the limit, with none idle to make room, uvicorn answers 503 (a limit of 0 is
+        # always reached); /healthz is answered all the same.
+        health = self.url.partition(b"?")[0] == b"/healthz"
+        self.limit_concurrency = 0 if self._over_limit() and not health else None
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._in_head = True
+        self._in_request = False
         self._head_bytes = 0
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        self._running = cycle
+        super()._start_asgi_task(cycle, app)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm_head_timer()
+        if self.transport.is_closing():
+            return
+        self._last_active = self.loop.time()
+        self._arm_head_timer()
+        self._parse_unparsed()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._watch_output(self.transport.get_write_buffer_size())
+
+    def resume_writing(self) -> None:
+        self._cancel_output_timer()
+        super().resume_writing()
+        self._parse_unparsed()
 
     def send_400_response(self, msg: str) -> None:
         if not self._too_big:
@@ -169,6 +253,40 @@ class _GuardedProtocol(HttpToolsProtocol):
                 b"connection: close\r\n\r\nrequest head too big\n"
             )
             self.transport.close()
+
+    def _is_idle(self) -> bool:
+        """Between requests, with nothing in flight, queued, unparsed or unsent."""
+        return (
+            not self._in_request
+            and (self.cycle is None or self.cycle.response_complete)
+            and not self.pipeline
+            and not self._unparsed
+            and not self.transport.is_closing()
+            and self.transport.get_write_buffer_size() == 0
+        )
+
+    def _over_limit(self) -> bool:
+        """More connections open than the limit; those already closing (the idle ones closed
+        to make room, until the loop has let them go) are not counted."""
+        if len(self.connections) <= MAX_CONNECTIONS:
+            return False
+        closing = sum(connection.transport.is_closing() for connection in self.connections)
+        return len(self.connections) - closing > MAX_CONNECTIONS
+
+    def _close_longest_idle(self) -> None:
+        """Close the connections idle the longest: a batch, so that a flood of new ones costs
+        one look over every connection per batch, not one each."""
+        idle = [
+            connection
+            for connection in self.connections
+            if isinstance(connection, _GuardedProtocol)
+            and connection is not self
+            and connection._is_idle()
+        ]
+        for connection in heapq.nsmallest(
+            IDLE_CLOSED_AT_ONCE, idle, key=lambda connection: connection._last_active
+        ):
+            connection.transport.close()
 
     def _arm_head_timer(self) -> None:
         self._cancel_head_timer()
@@ -184,6 +302,26 @@ class _GuardedProtocol(HttpToolsProtocol):
         idle = self.cycle is None or self.cycle.response_complete
         if idle and not self.pipeline and not self.transport.is_closing():
             self.transport.close()
+
+    def _watch_output(self, unsent: int) -> None:
+        self._cancel_output_timer()
+        self._output_timer = self.loop.call_later(
+            STALLED_OUTPUT_SECONDS, self._check_output, unsent
+        )
+
+    def _check_output(self, unsent_before: int) -> None:
+        """Cut the client off if it read none of its output since the last look."""
+        self._output_timer = None
+        unsent = self.transport.get_write_buffer_size()
+        if unsent >= unsent_before:
+            self.transport.abort()  # close() would wait for the client to read it
+        elif unsent:
+            self._watch_output(unsent)
+
+    def _cancel_output_timer(self) -> None:
+        if self._output_timer is not None:
+            self._output_timer.cancel()
+            self._output_timer = None
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
@@ -225,8 +363,8 @@ def _not_modified(
         return None
     try:
         since = parsedate_to_datetime(if_modified_since.decode("latin-1"))
-    except (TypeError, ValueError, IndexError):
-        return None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None  # RFC 9110 13.1.3: a date that is not valid is ignored
     if since.tzinfo is None:
         return None
     return etags[0] if stored.last_modified <= since else None
@@ -261,7 +399,7 @@ def make_server(app: FeedApp, host: str, port: int) -> uvicorn.Server:
         server_header=False,
         date_header=True,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        limit_concurrency=MAX_CONNECTIONS,
+        limit_concurrency=None,  # _GuardedProtocol applies MAX_CONNECTIONS itself
         timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(config)

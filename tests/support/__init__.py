@@ -7,7 +7,7 @@
 - upstreams: feed documents, a scriptable upstream on pytest-httpserver, a raw HTTP server for
   hostile upstreams, poll configs and polls, and what a poll left behind.
 - processes: ``python -m syndicator`` run or started on this checkout's code, a free port, an
-  HTTP GET, and waiting until something holds.
+  HTTP GET, a process's resident memory, and waiting until something holds.
 - scripts: the scripts under bench/, loaded as modules.
 
 The pytest fixtures themselves are in tests/conftest.py.

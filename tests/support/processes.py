@@ -1,6 +1,6 @@
 """The system as a user runs it: ``python -m syndicator`` as a subprocess on this checkout's
-code (run to its end, or started), a free port for it to serve on, an HTTP GET, and waiting
-until something holds."""
+code (run to its end, or started), a free port for it to serve on, an HTTP GET, its resident
+memory, and waiting until something holds."""
 
 from __future__ import annotations
 
@@ -86,6 +86,16 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Message, 
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
+
+
+def resident_kib(pid: int, field: str = "VmRSS") -> int:
+    """A process's resident memory in KiB from /proc: now (``VmRSS``) or at its peak
+    (``VmHWM``)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise ValueError(f"/proc/{pid}/status has no {field}")
 
 
 def wait_until(

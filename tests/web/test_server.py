@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support.processes import free_port, start_syndicator, wait_until
+from support.processes import free_port, resident_kib, start_syndicator, wait_until
 from support.site import SITE_TOML, write_post
 from support.upstreams import send
 
@@ -32,7 +32,7 @@ from syndicator.feeds.build import build_site
 from syndicator.state.db import State
 from syndicator.web.feedstore import FeedStore
 from syndicator.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from syndicator.web.server import FeedApp, make_server
+from syndicator.web.server import MAX_CONNECTIONS, FeedApp, make_server
 
 SECRET = "TOP-SECRET-OUTSIDE-THE-FEEDS"
 TYPES = {
@@ -46,6 +46,7 @@ TYPES = {
     "/": "text/html; charset=utf-8",
 }
 TAG_FEED = "/tags/%E5%B8%82%E5%9C%BA/rss.xml"  # tags/市场/rss.xml
+TCP_ESTABLISHED = 1  # the first byte of Linux's TCP_INFO: the connection's state
 
 
 # A client that sends exactly the bytes given.
@@ -274,6 +275,22 @@ def test_if_modified_since(server: dict) -> None:
     assert ims(since - timedelta(days=365)).body == file_bytes(server, "/rss.xml")
     assert ims("not a date").status == 200
     assert ims("").status == 200
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Mon, 01 Jan 99999999999 00:00:00 GMT",  # past C's int: OverflowError
+        "Mon, 01 Jan 99999 00:00:00 GMT",
+        "Mon, 31 Feb 2024 00:00:00 GMT",
+        "Mon, 01 Jan 2024 25:00:00 GMT",
+    ],
+)
+def test_an_impossible_if_modified_since_is_ignored(server: dict, value: str) -> None:
+    """RFC 9110 13.1.3: a date that is not valid is disregarded: the full answer, no 500."""
+    response = request(server["port"], "/rss.xml", {"If-Modified-Since": value})
+    assert response.status == 200
+    assert response.body == file_bytes(server, "/rss.xml")
 
 
 def test_if_none_match_wins_over_if_modified_since(server: dict) -> None:
@@ -565,6 +582,89 @@ def test_slow_clients_neither_block_others_nor_stay_for_ever(server: dict) -> No
         for sock in slow:
             sock.close()
     assert request(port, "/rss.xml").status == 200
+
+
+# Hostile load: clients that never read, connection floods.
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server closed or reset the connection, seen without reading from it."""
+    state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+    return state != TCP_ESTABLISHED
+
+
+def log_text(server: dict) -> str:
+    return (server["root"] / "serve.log").read_text(encoding="utf-8", errors="replace")
+
+
+def timed_health(port: int) -> float:
+    started = time.monotonic()
+    assert request(port, "/healthz").status == 200
+    return time.monotonic() - started
+
+
+def test_pipelining_clients_that_never_read_are_bounded_and_cut_off(server: dict) -> None:
+    """Before, 40 such clients took the server from 30 MB to 1.3 GB, kept their connections
+    and each logged a traceback as it closed. Now the requests parsed ahead of their answers
+    are bounded (a few KB a connection), /healthz answers, and a client that reads nothing for
+    10 s is cut off."""
+    port, pid = server["port"], server["process"].pid
+    before = resident_kib(pid)
+    unsent = {}
+    for _ in range(4):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.setblocking(False)
+        unsent[sock] = memoryview(b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n" * 14_000)
+    clients = list(unsent)
+    try:
+        peak, worst_health = before, 0.0
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline and not all(map(closed_by_server, clients)):
+            for sock, rest in unsent.items():
+                with contextlib.suppress(BlockingIOError, OSError):
+                    unsent[sock] = rest[sock.send(rest) :]
+            peak = max(peak, resident_kib(pid))
+            worst_health = max(worst_health, timed_health(port))
+            time.sleep(0.1)
+        assert all(map(closed_by_server, clients)), "still open 25 s after they stopped reading"
+    finally:
+        for sock in clients:
+            sock.close()
+    assert peak - before < 40 * 1024, f"grew {(peak - before) // 1024} MB"
+    assert worst_health < 1.0
+    wait_until(lambda: request(port, "/rss.xml").status == 200, 5, "served again")
+    assert "Traceback" not in log_text(server)
+
+
+def test_idle_connections_make_room_for_new_clients(server: dict) -> None:
+    """Before, 2,049 idle connections made every request, /healthz included, answer 503.
+    Now the connection idle the longest is closed for each new one past the limit."""
+    port = server["port"]
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(MAX_CONNECTIONS + 50)]
+    try:
+        assert request(port, "/healthz").status == 200
+        response = request(port, "/rss.xml")
+        assert response.status == 200 and response.body == file_bytes(server, "/rss.xml")
+        wait_until(lambda: closed_by_server(idle[0]), 5, "the oldest idle connection closed")
+        assert not closed_by_server(idle[-1])
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_healthz_is_answered_when_every_connection_is_busy(server: dict) -> None:
+    """Past the limit with nothing idle to close, requests get 503, but /healthz its answer."""
+    port = server["port"]
+    busy = [socket.create_connection(("127.0.0.1", port)) for _ in range(MAX_CONNECTIONS + 10)]
+    try:
+        for sock in busy:
+            sock.sendall(b"GET /rss.xml HT")  # half a request line: busy, not idle
+        wait_until(lambda: request(port, "/rss.xml").status == 503, 5, "503 past the limit")
+        assert request(port, "/healthz").status == 200
+    finally:
+        for sock in busy:
+            sock.close()
+    wait_until(lambda: request(port, "/rss.xml").status == 200, 5, "served again")
 
 
 # /healthz and /metrics.
