@@ -42,6 +42,9 @@ class PostsConfig:
     # Real posts are tens of KB; a larger file is a mistake or an attack, and reading it
     # would cost the whole build its memory.
     max_bytes: int = 10 * 1024 * 1024
+    # Each category and tag is a feed the post is written to: a post naming thousands would
+    # make one build write thousands of feeds. Those past this many are left out (and said).
+    max_labels: int = 100
 
 
 @dataclass(frozen=True)
@@ -326,6 +329,7 @@ class _Reader:
             extensions=tuple(e.lower() for e in extensions),
             rescan_interval=self.duration(table, "rescan_interval", "posts.", 60.0),
             max_bytes=self.integer(table, "max_bytes", "posts.", PostsConfig.max_bytes, 1024),
+            max_labels=self.integer(table, "max_labels", "posts.", PostsConfig.max_labels, 1),
         )
 
     def feeds(self, table: dict[str, Any], site: SiteConfig) -> FeedsConfig:

@@ -91,7 +91,7 @@ def build_site(
         feeds=len(specs),
         regenerated=len(chosen),
         problems=index.problems(),
-        notices=index.shadowed(),
+        notices=index.notices + index.shadowed(),
     )
     files: Iterable[tuple[str, bytes]] = ()
     if chosen or relist:

@@ -91,8 +91,9 @@ def _add_entry(generator: FeedGenerator, entry: Entry, config: Config) -> None:
         item.content(entry.content_html, type="html")
     if entry.attribution.source:
         item.author(name=entry.attribution.source)
-    for term in entry.categories:
-        item.category(term=term)
+    if entry.categories:
+        # In one call: feedgen rebuilds its RSS list of every category on each call.
+        item.category([{"term": term} for term in entry.categories])
     item.attribution.attribution = entry.attribution
     item.attribution.published = _seconds(entry.published)
 

@@ -36,6 +36,7 @@ from syndicator.site.posts import (
     Post,
     PostError,
     UnreadablePostError,
+    labels_notice,
     parse_post,
     read_text,
 )
@@ -75,6 +76,7 @@ class _Parsed:
     data: str | None = None
     feeds: tuple[tuple[str, str, str], ...] = ()
     read_again: bool = False  # could not be read: try again on the next sync
+    notice: str | None = None  # worth telling, not a problem: labels left out
 
 
 def config_fingerprint(config: Config) -> str:
@@ -84,6 +86,7 @@ def config_fingerprint(config: Config) -> str:
         "site": repr(config.site),
         "dirs": [str(d) for d in config.posts.dirs],
         "extensions": config.posts.extensions,
+        "max_labels": config.posts.max_labels,
         "attribution": repr(config.attribution),
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
@@ -95,6 +98,8 @@ class PostIndex:
         self.db = state.db
         self.state = state
         self.misnamed: list[str] = []  # post files whose names are not UTF-8, escaped
+        self.notices: list[str] = []  # about the posts the last sync read
+        self._decoded: dict[str, Post] = {}  # by path, as the last sync left them
 
     # Syncing with the folders
 
@@ -124,6 +129,8 @@ class PostIndex:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('stale_all', '1')")
             paths = None
         self.misnamed = []
+        self.notices = []
+        self._decoded = {}
         if paths is None:
             known = self._known(None)
             stats: Iterable[tuple[str, Path, int, int]] = post_file_stats(
@@ -152,6 +159,7 @@ class PostIndex:
             same = [p for p in parsed if _unchanged(p, known.get(p.path))]
             changed = [p for p in parsed if not _unchanged(p, known.get(p.path))]
             self._apply(changed, same, [])
+            self.notices += [p.notice for p in changed if p.notice]
             done += len(parsed)
             if progress is not None:
                 progress(done, len(to_read))
@@ -339,7 +347,15 @@ class PostIndex:
             "ORDER BY f.date_ts DESC, p.id LIMIT ?",
             (*key, now.timestamp(), limit),
         )
-        return [_post_from_json(Path(path), data) for path, data in rows]
+        return [self._post(path, data) for path, data in rows]
+
+    def _post(self, path: str, data: str) -> Post:
+        """The indexed post, decoded once however many feeds hold it (one with 100 tags is
+        in 101)."""
+        post = self._decoded.get(path)
+        if post is None:
+            post = self._decoded[path] = _post_from_json(Path(path), data)
+        return post
 
     def feeds_dated_between(self, start: float, end: float) -> set[FeedKey]:
         """Feeds holding posts whose date lies in (start, end]: future posts whose time has come
@@ -449,6 +465,7 @@ def _parse_file(file: PostFile, config: Config, rank: int) -> _Parsed:
         date_ts=post.date.timestamp(),
         data=_post_json(post),
         feeds=tuple(memberships(post)),
+        notice=labels_notice(post, config.posts.max_labels),
     )
 
 

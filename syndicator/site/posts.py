@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown", ".mkd", ".mkdn", ".mdown"})
 # Ruby's String#split splits on ASCII whitespace only; Python's str.split() would also split
 # "财经\u3000新闻" (an ideographic space) and "\x1c"-"\x1f", giving other categories than Jekyll.
 _RUBY_SPACE_CHARS = " \t\n\v\f\r"
-_RUBY_WHITESPACE = re.compile(f"[{_RUBY_SPACE_CHARS}]+")
+_RUBY_WORD = re.compile(f"[^{_RUBY_SPACE_CHARS}]+")
 _HANDLER = YAMLHandler()
 # Limits on front matter (see _load_yaml and _too_big): far above any real post.
 NESTING_SUSPECT = 256
@@ -70,6 +70,9 @@ class Post:
     source: str | None
     source_url: str | None
     source_feed: str | None
+    # Labels past posts.max_labels that were left out (see post_labels): known when the file
+    # is read, not kept in the index.
+    labels_left_out: int = 0
 
 
 def read_text(path: Path, max_bytes: int) -> str:
@@ -203,34 +206,74 @@ def _yaml_problem(error: yaml.YAMLError, first_line: int) -> str:
     return f"{problem} on line {first_line + mark.line}{hint}"
 
 
-def jekyll_list(metadata: dict[str, Any], singular: str, plural: str) -> tuple[str, ...]:
-    """Jekyll's pluralized_array_from_hash: the singular key wins and is taken whole;
-    a plural string is split on whitespace; lists keep their items."""
+def post_labels(
+    metadata: dict[str, Any], limit: int
+) -> tuple[tuple[str, ...], tuple[str, ...], int]:
+    """(categories, tags, how many more were left out): ``limit`` labels at most, categories
+    first. Read lazily, so a string of a million tags costs no more than the first ``limit``
+    (and a count of the rest)."""
+    categories, categories_left_out = _first_distinct(jekyll_categories(metadata), limit)
+    tags, tags_left_out = _first_distinct(
+        jekyll_list(metadata, "tag", "tags"), limit - len(categories)
+    )
+    return categories, tags, categories_left_out + tags_left_out
+
+
+def _first_distinct(names: Iterator[str], limit: int) -> tuple[tuple[str, ...], int]:
+    """The first ``limit`` distinct names, and how many names after them were not kept (a name
+    left out twice counts twice: counting distinct ones would mean holding them all)."""
+    kept: dict[str, None] = {}
+    left_out = 0
+    for name in names:
+        if name in kept:
+            continue
+        if len(kept) < limit:
+            kept[name] = None
+        else:
+            left_out += 1
+    return tuple(kept), left_out
+
+
+def jekyll_list(metadata: dict[str, Any], singular: str, plural: str) -> Iterator[str]:
+    """Jekyll's pluralized_array_from_hash, one name at a time (repeats included): the
+    singular key wins and is taken whole; a plural string is split on whitespace; lists keep
+    their items."""
+    values: Iterable[Any]
     if metadata.get(singular) is not None:
-        values: list[Any] = [metadata[singular]]
+        values = [metadata[singular]]
     else:
         value = metadata.get(plural)
         if value is None:
             values = []
         elif isinstance(value, str):
-            values = _RUBY_WHITESPACE.split(value.strip(_RUBY_SPACE_CHARS))
+            values = (word.group() for word in _RUBY_WORD.finditer(value))
         elif isinstance(value, list):
             values = value
         else:
             values = [value]
     names = (one_line(str(v)) for v in _flatten(values) if v is not None)
-    return tuple(dict.fromkeys(name for name in names if name))
+    return (name for name in names if name)
 
 
-def jekyll_categories(metadata: dict[str, Any]) -> tuple[str, ...]:
+def jekyll_categories(metadata: dict[str, Any]) -> Iterator[str]:
     """Jekyll's populate_categories: unlike tags, a post with both keys has the ``categories``
     (a string split on whitespace) and then the ``category`` (taken whole)."""
-    plural = jekyll_list({"categories": metadata.get("categories")}, "category", "categories")
-    chosen = jekyll_list(metadata, "category", "categories")
-    return tuple(dict.fromkeys((*plural, *chosen)))
+    yield from jekyll_list({"categories": metadata.get("categories")}, "category", "categories")
+    yield from jekyll_list(metadata, "category", "categories")
 
 
-def _flatten(values: list[Any]) -> Iterator[Any]:
+def labels_notice(post: Post, limit: int) -> str | None:
+    """What to tell the operator about a post whose labels were cut to ``limit``, else None."""
+    if not post.labels_left_out:
+        return None
+    return (
+        f"{post.path}: {post.labels_left_out:,} more categories and tags than posts.max_labels "
+        f"({limit:,}) were left out; the post is in the feeds of its first {limit:,} (raise "
+        "[posts] max_labels to keep more)"
+    )
+
+
+def _flatten(values: Iterable[Any]) -> Iterator[Any]:
     for value in values:
         if isinstance(value, list):
             yield from _flatten(value)
@@ -278,8 +321,7 @@ def make_post(path: Path, metadata: dict[str, Any], config: Config) -> Post:
         raise PostError(path, str(error)) from None
     if metadata.get("slug") is not None:
         slug = str(metadata["slug"])
-    categories = jekyll_categories(metadata)
-    tags = jekyll_list(metadata, "tag", "tags")
+    categories, tags, labels_left_out = post_labels(metadata, config.posts.max_labels)
     extension = path.suffix.lower()
     markdown = extension in MARKDOWN_EXTENSIONS
     output_ext = ".html" if markdown or extension == ".html" else extension
@@ -304,6 +346,7 @@ def make_post(path: Path, metadata: dict[str, Any], config: Config) -> Post:
         source=optional_text(metadata, "source"),
         source_url=optional_text(metadata, "source_url"),
         source_feed=optional_text(metadata, "source_feed"),
+        labels_left_out=labels_left_out,
     )
 
 

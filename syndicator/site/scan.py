@@ -7,7 +7,7 @@ from pathlib import Path
 
 from syndicator.core.config import Config
 from syndicator.site.files import NOT_UTF8_NAME, find_post_files
-from syndicator.site.posts import Post, PostError, load_post
+from syndicator.site.posts import Post, PostError, labels_notice, load_post
 
 
 @dataclass
@@ -32,6 +32,8 @@ def scan_posts(config: Config) -> PostScan:
         if loaded is None:
             continue
         post, _ = loaded
+        if notice := labels_notice(post, config.posts.max_labels):
+            scan.notices.append(notice)
         if post.id in seen:
             scan.notices.append(
                 f"{post.path}: same post as {seen[post.id]} (id {post.id}); kept that one"

@@ -28,6 +28,7 @@ def test_defaults(config_from, tmp_path):
     assert config.site.permalink == "/:categories/:year/:month/:day/:title:output_ext"
     assert config.posts.dirs == (base / "_posts",)
     assert config.posts.extensions == (".md", ".markdown", ".html")
+    assert config.posts.max_labels == 100
     assert config.feeds.dir == base / "feeds"
     assert config.feeds.base_url == "https://finews.example.com/feeds"
     assert config.feeds.formats == ("rss", "atom", "json")
@@ -115,6 +116,8 @@ def test_unknown_upstream_key_names_the_upstream(config_from):
         ("[posts]\ndirs = 3\n", "posts.dirs"),
         ("[posts]\ndirs = []\n", "posts.dirs"),
         ('[posts]\nextensions = ["md"]\n', "posts.extensions"),
+        ("[posts]\nmax_labels = 0\n", "posts.max_labels"),
+        ('[posts]\nmax_labels = "100"\n', "posts.max_labels"),
         ("[server]\nport = 70000\n", "server.port"),
         ('[server]\nport = "80"\n', "server.port"),
         ("[polling]\nmax_bytes = 10\n", "polling.max_bytes"),
