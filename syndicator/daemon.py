@@ -29,6 +29,7 @@ from watchdog.observers.api import BaseObserver
 from syndicator import refresh
 from syndicator.core import preflight
 from syndicator.core.config import Config, ConfigError, UpstreamConfig, load_config
+from syndicator.core.memory import return_large_buffers
 from syndicator.feeds.build import BuildRefusedError
 from syndicator.state.db import State, UpstreamRow
 from syndicator.state.lock import LockTimeoutError, write_lock
@@ -524,6 +525,7 @@ def run_daemon(config: Config, config_path: Path) -> None:
     On a stop signal the server stops taking requests, the write in flight finishes, and the
     process exits; fetches still waiting on the network are abandoned, not awaited.
     """
+    return_large_buffers()
     daemon = Daemon(config)
     app = FeedApp(
         FeedStore(config.feeds.dir),
