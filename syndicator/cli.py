@@ -301,6 +301,8 @@ def status(context: Context, as_json: bool) -> None:
         )
         if s.last_error:
             click.echo(f"    last error: {s.last_error}")
+        if s.last_warning:
+            click.echo(f"    last warning: {s.last_warning}")
 
 
 def _next_poll(state: str, next_poll: str | None) -> str:

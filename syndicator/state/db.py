@@ -105,6 +105,11 @@ MIGRATIONS: tuple[str, ...] = (
     -- Rows made by earlier versions hold the name until the poller adopts them.
     ALTER TABLE upstream RENAME COLUMN name TO key;
     """,
+    """
+    -- What the upstream's last feed had that was read all the same (a JSON Feed version
+    -- written as a bare number, a format feedparser does not name, malformed XML), for status.
+    ALTER TABLE upstream ADD COLUMN last_warning TEXT;
+    """,
 )
 
 
@@ -123,6 +128,7 @@ class UpstreamRow:
     last_status: int | None = None
     last_error: str | None = None
     consecutive_errors: int = 0
+    last_warning: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from syndicator import __version__
 from syndicator.core.config import Config, UpstreamConfig
+from syndicator.core.text import excerpt
 from syndicator.state.db import State, UpstreamRow
 from syndicator.upstreams.fetch import Fetcher, FetchError, FetchResult
 from syndicator.upstreams.importer import import_entries, write_pending
@@ -24,6 +25,8 @@ from syndicator.upstreams.parse import NotAFeedError, UpstreamFeed, parse_feed
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 503})
+# A feed's warnings quote what it holds (an undefined entity, a version string): bounded.
+MAX_WARNING_CHARACTERS = 1000
 
 
 @dataclass
@@ -192,12 +195,20 @@ def _apply(
         return _failed(config, state, upstream, row, message, "http", result.retry_after)
     # New: never polled, or every poll so far failed (nothing was ever recorded for it).
     new_upstream = row.state == "never" or not state.has_entries(upstream.key)
-    for warning in fetched.feed.warnings:
-        log.debug("%s: %s", upstream.name, warning)
+    _keep_warnings(upstream, row, fetched.feed.warnings)
     written = import_entries(config, state, upstream, row, fetched.feed, new_upstream)
     _succeeded(config, upstream, row, result, fetched.feed, now)
     state.save_upstream(row)
     return PollOutcome(upstream.name, "imported" if written else "unchanged", written)
+
+
+def _keep_warnings(upstream: UpstreamConfig, row: UpstreamRow, warnings: tuple[str, ...]) -> None:
+    """Remember what the feed had that was read all the same, for ``status``; log it when it
+    differs from the last poll's (every poll of an unchanged feed would repeat it)."""
+    warning = excerpt("; ".join(warnings), MAX_WARNING_CHARACTERS) or None
+    if warning and warning != row.last_warning:
+        log.warning("%s: %s", upstream.name, warning)
+    row.last_warning = warning
 
 
 def _succeeded(

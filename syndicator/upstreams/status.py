@@ -19,6 +19,7 @@ class UpstreamStatus:
     next_poll: str | None
     last_status: int | None
     last_error: str | None
+    last_warning: str | None
     consecutive_errors: int
     imported: int
 
@@ -44,6 +45,7 @@ def upstream_statuses(config: Config, state: State) -> list[UpstreamStatus]:
                 next_poll=_iso(row.next_poll),
                 last_status=row.last_status,
                 last_error=row.last_error,
+                last_warning=row.last_warning,
                 consecutive_errors=row.consecutive_errors,
                 imported=counts.get(upstream.key, 0),
             )

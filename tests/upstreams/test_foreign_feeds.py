@@ -4,12 +4,15 @@ bare version number, and dates in ambiguous zone abbreviations."""
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+from support.processes import syndicator
 from support.upstreams import (
     UPSTREAM_FIXTURES,
     Handler,
@@ -18,7 +21,10 @@ from support.upstreams import (
     make_config,
     run_poll,
     serve,
+    write_config,
 )
+
+from syndicator.core.config import load_config
 
 C1_CONTROL = re.compile("[\x80-\x9f]")
 # Each fixture: no encoding in its XML declaration; served with no charset.
@@ -126,3 +132,38 @@ def test_xml_that_is_no_feed_fails_saying_what_it_is(tmp_path, httpserver):
     assert failed.error is not None
     assert "its root element is <note>, and no item with a title or a link" in failed.error
     assert "no RSS or Atom root element" not in failed.error
+
+
+# --- JSON Feeds with a bare version number ---------------------------------------------------
+
+
+def test_json_feed_with_a_bare_version_is_imported_and_status_shows_the_warning(
+    tmp_path, httpserver, caplog
+):
+    bare = (UPSTREAM_FIXTURES / "jsonfeed-bare-version.json").read_bytes()
+    upstream = serve(httpserver, "/feed.json", bare, content_type="application/feed+json")
+    path = write_config(tmp_path, [("Bare", httpserver.url_for("/feed.json"), "bare")])
+    config = load_config(path)
+
+    with caplog.at_level(logging.WARNING, logger="syndicator.upstreams.poll"):
+        first, _ = run_poll(config)
+        run_poll(config)  # the same feed again: the warning is not logged again
+
+    assert not first.failed, first.failed[0].error
+    assert [post.title for post, _ in loaded_posts(config)] == [
+        "Written by a generator that numbers its version"
+    ]
+    logged = [record for record in caplog.records if "its version is" in record.getMessage()]
+    assert len(logged) == 1
+    assert logged[0].getMessage().startswith('Bare: its version is "1.1"')
+    shown = syndicator("status", config=path)
+    assert shown.returncode == 0, shown.stderr
+    assert 'last warning: its version is "1.1", not the URL JSON Feed asks for' in shown.stdout
+    (row,) = json.loads(syndicator("status", "--json", config=path).stdout)
+    assert "https://jsonfeed.org/version/1.1" in row["last_warning"]
+
+    upstream.body = bare.replace(b'"1.1"', b'"https://jsonfeed.org/version/1.1"')
+    run_poll(config)
+
+    (row,) = json.loads(syndicator("status", "--json", config=path).stdout)
+    assert row["last_warning"] is None

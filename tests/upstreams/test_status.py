@@ -21,6 +21,7 @@ FIELDS = [
     "next_poll",
     "last_status",
     "last_error",
+    "last_warning",
     "consecutive_errors",
     "imported",
 ]
@@ -78,6 +79,7 @@ def test_status_json_before_any_poll(tmp_path, httpserver):
             "next_poll": None,
             "last_status": None,
             "last_error": None,
+            "last_warning": None,
             "consecutive_errors": 0,
             "imported": 0,
         }
