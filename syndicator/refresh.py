@@ -29,6 +29,7 @@ from syndicator.upstreams.poll import (
     adopt_named_rows,
     apply_fetched,
     current_row,
+    date_zones,
     fetch_upstream,
 )
 
@@ -55,7 +56,13 @@ def poll(
     rows = {u.key: current_row(state, u) for u in upstreams}
     with ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="fetch") as pool:
         futures = {
-            u.key: pool.submit(fetch_upstream, fetcher, rows[u.key], config.site.timezone)
+            u.key: pool.submit(
+                fetch_upstream,
+                fetcher,
+                rows[u.key],
+                config.site.timezone,
+                date_zones(config, u),
+            )
             for u in upstreams
         }
         for upstream in upstreams:
@@ -75,7 +82,9 @@ def poll_one(
 ) -> PollOutcome:
     """Fetch one upstream, then apply its answer; the caller rebuilds the feeds for
     ``outcome.written`` (the daemon gathers several polls into one build)."""
-    fetched = fetch_upstream(fetcher, current_row(state, upstream), config.site.timezone)
+    fetched = fetch_upstream(
+        fetcher, current_row(state, upstream), config.site.timezone, date_zones(config, upstream)
+    )
     with writing():
         # Read again under the lock: another process may have polled it meanwhile.
         return apply_fetched(config, state, upstream, current_row(state, upstream), fetched)

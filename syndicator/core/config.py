@@ -11,6 +11,7 @@ import re
 import string
 import tomllib
 from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,6 +102,9 @@ class PollingConfig:
     max_bytes: int = 10 * 1024 * 1024
     backfill: int = 20
     allow_private_addresses: bool = False
+    # Zone abbreviation → the UTC offset upstreams mean by it ("CST" → "+08:00"): dates read
+    # it so before feedparser and email.utils would (as US Central Time, for CST).
+    zones: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class UpstreamConfig:
     tags: tuple[str, ...] = ()
     interval: float | None = None
     id: str | None = None
+    zones: tuple[tuple[str, str], ...] = ()  # over [polling] zones, for this upstream
 
     @property
     def key(self) -> str:
@@ -140,6 +145,8 @@ class Config:
     upstreams: tuple[UpstreamConfig, ...] = ()
 
 
+_ZONE_ABBREVIATION = re.compile(r"[A-Za-z]{2,5}")
+_UTC_OFFSET = re.compile(r"(?P<sign>[+-])(?P<hours>\d\d):?(?P<minutes>\d\d)")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -216,7 +223,7 @@ class _Reader:
         feeds = self.feeds(self.table(raw, "feeds"), site)
         attribution = self.attribution(self.table(raw, "attribution"))
         state = self.state(self.table(raw, "state"))
-        polling = self.polling(self.table(raw, "polling"))
+        polling = self.polling(self.table(raw, "polling"), site)
         server = self.server(self.table(raw, "server"))
         upstreams = self.upstreams(raw.get("upstreams", []))
         self.feeds_dir_apart(feeds.dir, posts.dirs, state.path)
@@ -439,7 +446,7 @@ class _Reader:
             )
         )
 
-    def polling(self, table: dict[str, Any]) -> PollingConfig:
+    def polling(self, table: dict[str, Any], site: SiteConfig) -> PollingConfig:
         self.section_keys(table, "polling.", PollingConfig)
         d = PollingConfig()
         polling = PollingConfig(
@@ -452,6 +459,7 @@ class _Reader:
             allow_private_addresses=self.boolean(
                 table, "allow_private_addresses", "polling.", d.allow_private_addresses
             ),
+            zones=self.zones(table, "polling.", site_zones(site.timezone)),
         )
         if polling.min_interval > polling.max_interval:
             raise self.fail("polling.min_interval", "is more than polling.max_interval")
@@ -519,7 +527,42 @@ class _Reader:
             tags=self.strings(table, "tags", prefix, ()),
             interval=interval,
             id=upstream_id,
+            zones=self.zones(table, prefix, ()),
         )
+
+    def zones(
+        self, table: dict[str, Any], prefix: str, default: tuple[tuple[str, str], ...]
+    ) -> tuple[tuple[str, str], ...]:
+        """A ``zones`` table: abbreviations (upper-cased) and the offsets they stand for."""
+        if "zones" not in table:
+            return default
+        value = table["zones"]
+        if not isinstance(value, dict):
+            raise self.fail(
+                prefix + "zones",
+                f'must be a table of abbreviations and offsets, such as {{ CST = "+08:00" }}, '
+                f"not {value!r}",
+            )
+        zones = []
+        for name, offset in value.items():
+            key = f"{prefix}zones.{name}"
+            if not _ZONE_ABBREVIATION.fullmatch(name):
+                raise self.fail(key, "is not a zone abbreviation (2 to 5 letters, such as CST)")
+            found = _UTC_OFFSET.fullmatch(offset.strip()) if isinstance(offset, str) else None
+            if found is None or int(found["minutes"]) > 59 or int(found["hours"]) > 14:
+                raise self.fail(key, f'{offset!r} is not a UTC offset; write one like "+08:00"')
+            zones.append((name.upper(), f"{found['sign']}{found['hours']}:{found['minutes']}"))
+        return tuple(sorted(zones))
+
+
+def site_zones(zone: ZoneInfo) -> tuple[tuple[str, str], ...]:
+    """``[polling] zones`` when the config gives none: what a site in ``zone`` means by the
+    abbreviations that name different zones on different continents. "CST" is China Standard
+    Time to a site eight hours ahead of UTC (China, Taiwan); elsewhere feedparser's reading,
+    US Central Time, stands."""
+    if datetime.now(zone).utcoffset() == timedelta(hours=8):
+        return (("CST", "+08:00"),)
+    return ()
 
 
 def upstream_toml(upstream: UpstreamConfig) -> str:

@@ -74,6 +74,8 @@ _XML_ENCODING = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)
 # Sites that declare GB2312 or GBK routinely write characters only GB18030 has (a superset);
 # Python's gbk codec fails on those and feedparser then falls back to windows-1252 (mojibake).
 _GB_FAMILY = frozenset({"gb2312", "gbk", "cp936", "ms936", "x-gbk", "gb_2312-80", "euc-cn"})
+# A word that may be a zone abbreviation: letters standing alone ("CST", not "GMT+8").
+_ZONE_WORD = re.compile(r"(?<![\w+-])[A-Za-z]{2,5}(?![\w+-])")
 # A bounded tag pattern: "<[^>]*>" rescans to the end for every "<" and is quadratic on "<<<<…".
 _TAG = re.compile(r"<[^<>]*>")
 _SY_PERIODS = {
@@ -86,27 +88,33 @@ _SY_PERIODS = {
 
 
 def parse_feed(
-    body: bytes, url: str, headers: Mapping[str, str], zone: tzinfo = UTC
+    body: bytes,
+    url: str,
+    headers: Mapping[str, str],
+    zone: tzinfo = UTC,
+    zones: Mapping[str, str] | None = None,
 ) -> UpstreamFeed:
     """The feed in ``body``, fetched from ``url`` with response ``headers``.
 
     Relative links and ids resolve against ``url`` (never against a Content-Location header),
     so an entry's identity does not change with the server's headers.
-    Dates written without an offset are read in ``zone`` (the site's time zone).
+    Dates written without an offset are read in ``zone`` (the site's time zone); a zone
+    abbreviation that ``zones`` names ({"CST": "+08:00"}) is read as that offset.
     Raises NotAFeedError for an HTML page, an empty body or anything unparseable.
     """
     if not body or body.isspace():
         raise NotAFeedError(f"{url} answered with an empty body, not a feed")
     if _STARTS_AS_JSON.match(body):
         return _parse_json_feed(body, url, zone)
-    return _parse_xml_feed(body, url, headers, zone)
+    offsets = {name.upper(): offset.replace(":", "") for name, offset in (zones or {}).items()}
+    return _parse_xml_feed(body, url, headers, zone, offsets)
 
 
 # --- RSS and Atom ----------------------------------------------------------------------------
 
 
 def _parse_xml_feed(
-    body: bytes, url: str, headers: Mapping[str, str], zone: tzinfo
+    body: bytes, url: str, headers: Mapping[str, str], zone: tzinfo, offsets: Mapping[str, str]
 ) -> UpstreamFeed:
     try:
         # A file object, never bytes: given bytes that happen to name a local file, feedparser
@@ -138,7 +146,7 @@ def _parse_xml_feed(
         title=_plain_title(feed),
         link=_absolute(feed.get("link"), url),
         version=version,
-        entries=tuple(_xml_entry(entry, url, zone) for entry in entries),
+        entries=tuple(_xml_entry(entry, url, zone, offsets) for entry in entries),
         ttl=_ttl(feed),
         warnings=tuple(warnings),
     )
@@ -207,14 +215,16 @@ def _root_described(body: bytes) -> str:
     return "no XML element at its start"
 
 
-def _xml_entry(entry: dict[str, Any], base: str, zone: tzinfo) -> UpstreamEntry:
+def _xml_entry(
+    entry: dict[str, Any], base: str, zone: tzinfo, offsets: Mapping[str, str]
+) -> UpstreamEntry:
     return _make_entry(
         guid=entry.get("id"),
         link=_absolute(entry.get("link"), base),
         title=_plain_title(entry),
         content_html=_xml_content(entry),
-        published=_xml_date(entry, "published", zone),
-        updated=_xml_date(entry, "updated", zone),
+        published=_xml_date(entry, "published", zone, offsets),
+        updated=_xml_date(entry, "updated", zone, offsets),
     )
 
 
@@ -237,15 +247,18 @@ def _as_html(value: str, media_type: str) -> str:
     return html.escape(value, quote=False) if media_type == "text/plain" else value
 
 
-def _xml_date(entry: dict[str, Any], field: str, zone: tzinfo) -> datetime | None:
-    """The date with its own offset when the raw string has one, in ``zone`` when it has none,
-    else (a format only feedparser reads) feedparser's UTC reading.
+def _xml_date(
+    entry: dict[str, Any], field: str, zone: tzinfo, offsets: Mapping[str, str]
+) -> datetime | None:
+    """The date with its own offset when the raw string has one (a zone abbreviation in
+    ``offsets`` read as that offset), in ``zone`` when it has none, else (a format only
+    feedparser reads) feedparser's UTC reading.
 
     Read past FeedParserDict's lookup, which answers for a missing ``updated`` with
     ``published`` (and a DeprecationWarning): a date the entry does not have stays None.
     """
     raw = dict.get(entry, field)
-    if isinstance(raw, str) and (parsed := _aware_date(raw, zone)):
+    if isinstance(raw, str) and (parsed := _aware_date(_offsets_for(raw, offsets), zone)):
         return parsed
     struct = dict.get(entry, f"{field}_parsed")
     if not isinstance(struct, time.struct_time):
@@ -254,6 +267,14 @@ def _xml_date(entry: dict[str, Any], field: str, zone: tzinfo) -> datetime | Non
         return datetime.fromtimestamp(calendar.timegm(struct), tz=UTC)
     except (OverflowError, ValueError, OSError):
         return None
+
+
+def _offsets_for(text: str, offsets: Mapping[str, str]) -> str:
+    """``text`` with each zone abbreviation that ``offsets`` names written as its offset
+    ("Thu, 02 Jun 2022 14:05:33 CST" → "… 14:05:33 +0800"), which both date readers take."""
+    if not offsets:
+        return text
+    return _ZONE_WORD.sub(lambda word: offsets.get(word.group().upper(), word.group()), text)
 
 
 def _aware_date(text: str, zone: tzinfo) -> datetime | None:

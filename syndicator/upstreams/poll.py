@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -126,7 +126,15 @@ def current_row(state: State, upstream: UpstreamConfig) -> UpstreamRow:
     return row
 
 
-def fetch_upstream(fetcher: Fetcher, row: UpstreamRow, zone: tzinfo) -> Fetched:
+def date_zones(config: Config, upstream: UpstreamConfig) -> dict[str, str]:
+    """The zone abbreviations the upstream's dates use, and the offsets they stand for: the
+    upstream's ``zones`` over ``[polling] zones``."""
+    return dict(config.polling.zones) | dict(upstream.zones)
+
+
+def fetch_upstream(
+    fetcher: Fetcher, row: UpstreamRow, zone: tzinfo, zones: Mapping[str, str] | None = None
+) -> Fetched:
     url = row.current_url or row.url
     try:
         result = fetcher.fetch(url, etag=row.etag, last_modified=row.last_modified)
@@ -137,7 +145,7 @@ def fetch_upstream(fetcher: Fetcher, row: UpstreamRow, zone: tzinfo) -> Fetched:
     try:
         # The stored URL, not the one a temporary redirect led to: relative ids resolve
         # against it and must resolve the same way on every poll.
-        feed = parse_feed(result.body, url, result.headers, zone)
+        feed = parse_feed(result.body, url, result.headers, zone, zones)
     except NotAFeedError as error:
         return Fetched(result=result, error=str(error), error_kind="not_a_feed")
     return Fetched(result=result, feed=feed)

@@ -167,3 +167,68 @@ def test_json_feed_with_a_bare_version_is_imported_and_status_shows_the_warning(
 
     (row,) = json.loads(syndicator("status", "--json", config=path).stdout)
     assert row["last_warning"] is None
+
+
+# --- dates in ambiguous zone abbreviations ---------------------------------------------------
+
+
+def cms_feed(site: str) -> bytes:
+    """RSS as a Chinese CMS writes it: dates in "CST" meaning China Standard Time, in the
+    shapes such sites use."""
+    dates = [
+        "Thu, 02 Jun 2022 14:05:33 CST",
+        "Thu, 2 Jun 2022 15:05:33 CST",
+        "02 Jun 2022 16:05:33 CST",
+        "Thu Jun 02 17:05:33 CST 2022",
+    ]
+    items = "".join(
+        f"<item><title>快讯 {n}</title><link>{site}{n}.html</link>"
+        f"<guid>{site}{n}.html</guid><pubDate>{date}</pubDate>"
+        f"<description>正文 {n}</description></item>"
+        for n, date in enumerate(dates, 1)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>财经</title>'
+        f"<link>{site}</link>{items}</channel></rss>"
+    ).encode()
+
+
+def post_dates(config, category: str) -> list[str]:
+    return sorted(
+        post.date.isoformat() for post, _ in loaded_posts(config) if post.categories == (category,)
+    )
+
+
+CHINA_TIMES = [f"2022-06-02T{hour}:05:33+08:00" for hour in (14, 15, 16, 17)]
+
+
+def test_cst_dates_of_a_chinese_cms_are_china_time_on_a_site_in_china(tmp_path, httpserver):
+    serve(httpserver, "/cms.xml", cms_feed("http://cms.example.cn/"))
+    config = make_config(tmp_path, [("CMS", httpserver.url_for("/cms.xml"), "cms")])
+    assert str(config.site.timezone) == "Asia/Shanghai"  # so [polling] zones has CST
+
+    report, _ = run_poll(config)
+
+    assert not report.failed
+    assert post_dates(config, "cms") == CHINA_TIMES
+
+
+def test_an_upstream_says_what_its_zone_abbreviations_mean(tmp_path, httpserver):
+    serve(httpserver, "/us.xml", cms_feed("http://us.example.com/"))
+    serve(httpserver, "/cn.xml", cms_feed("http://cms.example.cn/"))
+    path = write_config(
+        tmp_path,
+        [("US", httpserver.url_for("/us.xml"), "us"), ("CN", httpserver.url_for("/cn.xml"), "cn")],
+        extra="zones = {}\n",  # in [polling]: no site-wide reading of CST
+    )
+    with path.open("a", encoding="utf-8") as config_file:
+        config_file.write('zones = { CST = "+08:00" }\n')  # in the last upstream, CN
+    config = load_config(path)
+
+    report, _ = run_poll(config)
+
+    assert not report.failed
+    assert post_dates(config, "cn") == CHINA_TIMES
+    assert post_dates(config, "us") == [
+        f"2022-06-02T{hour}:05:33-06:00" for hour in (14, 15, 16, 17)
+    ]

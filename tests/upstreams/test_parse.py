@@ -536,6 +536,55 @@ def test_entry_dates_keep_their_offset_else_are_utc(date: str, expected: str) ->
     assert published.isoformat() == expected
 
 
+# Dates as Chinese CMSs write them: "CST" meaning China Standard Time.
+CHINESE_CMS_DATES = [
+    "Thu, 02 Jun 2022 14:05:33 CST",
+    "Thu, 2 Jun 2022 14:05:33 CST",
+    "02 Jun 2022 14:05:33 CST",
+    "Thu,  02 Jun 2022  14:05:33   CST",
+    "Thu,02 Jun 2022 14:05:33 CST",
+    "Thu Jun 02 14:05:33 CST 2022",  # Java's Date.toString()
+    "2022-06-02 14:05:33 CST",
+    "Thu, 02 Jun 2022 14:05:33 cst",
+]
+
+
+def dated_item(date: str) -> bytes:
+    return rss("", f"<item><title>CST 新闻</title><guid>g</guid><pubDate>{date}</pubDate></item>")
+
+
+@pytest.mark.parametrize("date", CHINESE_CMS_DATES)
+def test_zone_abbreviations_are_read_as_the_offsets_zones_give(date: str) -> None:
+    entry = parse_feed(dated_item(date), FEED_URL, RSS, CST, {"CST": "+08:00"}).entries[0]
+
+    assert entry.published is not None
+    assert entry.published.isoformat() == "2022-06-02T14:05:33+08:00"
+    assert entry.title == "CST 新闻"  # only dates are read differently
+
+
+def test_without_zones_cst_is_us_central_time() -> None:
+    entry = parse_feed(dated_item(CHINESE_CMS_DATES[0]), FEED_URL, RSS, CST).entries[0]
+
+    assert entry.published is not None
+    assert entry.published.isoformat() == "2022-06-02T14:05:33-06:00"
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        ("Thu, 02 Jun 2022 14:05:33 EST", "2022-06-02T14:05:33-05:00"),
+        ("Thu, 02 Jun 2022 14:05:33 GMT", "2022-06-02T14:05:33+00:00"),
+        ("Thu, 02 Jun 2022 14:05:33 +0900", "2022-06-02T14:05:33+09:00"),
+        ("2022-06-02T14:05:33Z", "2022-06-02T14:05:33+00:00"),
+    ],
+)
+def test_zones_leave_other_dates_alone(date: str, expected: str) -> None:
+    entry = parse_feed(dated_item(date), FEED_URL, RSS, CST, {"CST": "+08:00"}).entries[0]
+
+    assert entry.published is not None
+    assert entry.published.isoformat() == expected
+
+
 def test_unparseable_date_is_none() -> None:
     body = rss("", "<item><guid>g</guid><pubDate>yesterday-ish</pubDate></item>")
 
