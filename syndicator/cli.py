@@ -204,20 +204,19 @@ def check(context: Context, as_json: bool) -> None:
     scan = scan_posts(config)
     if as_json:
         problems = [{"path": str(p.path), "reason": p.reason} for p in scan.problems]
-        click.echo(
-            json.dumps(
-                {"config": str(config.path), "posts": len(scan.posts), "problems": problems},
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        left_out = [{"path": str(p.path), "reason": p.reason} for p in scan.left_out]
+        report = {"config": str(config.path), "posts": len(scan.posts), "problems": problems}
+        click.echo(json.dumps(report | {"left_out": left_out}, ensure_ascii=False, indent=2))
     else:
         for problem in scan.problems:
             click.echo(str(problem))
         for notice in scan.notices:
             click.echo(f"note: {notice}")
+        for left in scan.left_out:
+            click.echo(f"in no feed: {left}")
         click.echo(
             f"{config.path}: config OK; {len(scan.posts)} posts OK, {len(scan.problems)} with problems"
+            + (f", {len(scan.left_out)} in no feed (listed above)" if scan.left_out else "")
         )
     sys.exit(EXIT_PROBLEMS if scan.problems else EXIT_OK)
 

@@ -11,8 +11,9 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -110,6 +111,19 @@ MIGRATIONS: tuple[str, ...] = (
     -- written as a bare number, a format feedparser does not name, malformed XML), for status.
     ALTER TABLE upstream ADD COLUMN last_warning TEXT;
     """,
+    """
+    -- Whether the post carries its entry's guid, which becomes its feed id: not when another
+    -- upstream's post came from that id first, and an update keeps it so. Earlier versions
+    -- wrote no guid when a post in another category had the key first (or in the same second).
+    ALTER TABLE imported_entry ADD COLUMN guid_in_post INTEGER NOT NULL DEFAULT 1;
+    UPDATE imported_entry SET guid_in_post = 0 WHERE EXISTS (
+        SELECT 1 FROM imported_entry AS other
+        WHERE other.entry_key = imported_entry.entry_key
+            AND other.category != imported_entry.category
+            AND other.post_path != ''
+            AND other.imported_at <= imported_entry.imported_at
+    );
+    """,
 )
 
 
@@ -141,6 +155,7 @@ class ImportedEntry:
     post_date: str
     entry_updated: str | None
     imported_at: float
+    guid_in_post: bool = True  # the post carries the entry's guid (its feed id)
 
 
 # How long a connection waits for another process's write before giving up.
@@ -259,7 +274,7 @@ class State:
             f"SELECT {_IMPORTED_COLUMNS} FROM imported_entry WHERE upstream = ? AND entry_key = ?",
             (upstream, entry_key),
         ).fetchone()
-        return ImportedEntry(*row) if row else None
+        return _imported_entry(row) if row else None
 
     def entry_with_original(self, category: str, original_url: str) -> ImportedEntry | None:
         """An entry already imported into ``category`` from the same original article."""
@@ -268,14 +283,15 @@ class State:
             "WHERE category = ? AND original_url = ? ORDER BY imported_at LIMIT 1",
             (category, original_url),
         ).fetchone()
-        return ImportedEntry(*row) if row else None
+        return _imported_entry(row) if row else None
 
-    def key_used_elsewhere(self, entry_key: str, category: str) -> bool:
-        """Whether a post in another category came from an entry with this key."""
+    def key_posted_elsewhere(self, entry_key: str, upstream: str) -> bool:
+        """Whether another upstream's entry with this key became a post (or stands for one),
+        in any category: that post may have the key as its feed id."""
         row = self.db.execute(
-            "SELECT 1 FROM imported_entry WHERE entry_key = ? AND category != ? AND post_path != '' "
+            "SELECT 1 FROM imported_entry WHERE entry_key = ? AND upstream != ? AND post_path != '' "
             "LIMIT 1",
-            (entry_key, category),
+            (entry_key, upstream),
         ).fetchone()
         return row is not None
 
@@ -338,6 +354,12 @@ class State:
             "SELECT 1 FROM imported_entry WHERE upstream = ? LIMIT 1", (upstream,)
         ).fetchone()
         return row is not None
+
+
+def _imported_entry(row: tuple[Any, ...]) -> ImportedEntry:
+    """A row as an ImportedEntry: SQLite gives ``guid_in_post`` as 0 or 1."""
+    entry = ImportedEntry(*row)
+    return replace(entry, guid_in_post=bool(entry.guid_in_post))
 
 
 def _use_wal(connection: sqlite3.Connection) -> None:

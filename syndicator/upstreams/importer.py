@@ -106,6 +106,8 @@ def _plan_entry(
     if known is not None:
         if not known.post_path or not _is_newer(updated, known.entry_updated):
             return None
+        if not known.guid_in_post:
+            entry = replace(entry, guid=None)  # the id the post was given stays its id
         date = datetime.fromisoformat(known.post_date)
         text = render_post(entry, source, date, config.attribution, last_modified=entry.updated)
         return replace(known, entry_updated=updated), text
@@ -133,10 +135,12 @@ def _plan_entry(
         return record, None
     if entry.link:
         planned_urls[entry.link] = record.post_path
-    if entry.guid and state.key_used_elsewhere(entry.key, upstream.category):
-        # The same upstream id already names a post in another category: written again it
-        # would give two entries one feed id, so this post keeps its own (Jekyll) id.
+    if entry.guid and state.key_posted_elsewhere(entry.key, upstream.key):
+        # Another upstream's post came from this id: another article (its link differs, or it
+        # is in another category), and with the same guid one of the two would be in no feed.
+        # This post gets an id of its own (Jekyll's, from its file name).
         entry = replace(entry, guid=None)
+        record = replace(record, guid_in_post=False)
     return record, render_post(entry, source, date, config.attribution)
 
 
