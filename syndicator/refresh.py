@@ -17,21 +17,18 @@ from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from syndicator.core.config import Config, UpstreamConfig
 from syndicator.feeds.build import BuildReport, build_site
 from syndicator.state.db import State
-from syndicator.upstreams.fetch import Fetcher
-from syndicator.upstreams.importer import recover_pending
-from syndicator.upstreams.poll import (
-    PollOutcome,
-    PollReport,
-    adopt_named_rows,
-    apply_fetched,
-    current_row,
-    date_zones,
-    fetch_upstream,
-)
+
+if TYPE_CHECKING:
+    from syndicator.upstreams.fetch import Fetcher
+    from syndicator.upstreams.poll import PollOutcome, PollReport
+
+# The upstream side (requests, feedparser, the detector: ~180 modules) is imported by the
+# functions that poll, so a `build` does not pay for loading it.
 
 Writing = Callable[[], AbstractContextManager[object]]
 FETCH_WORKERS = 16
@@ -39,6 +36,9 @@ FETCH_WORKERS = 16
 
 def recover(config: Config, state: State, writing: Writing = nullcontext) -> int:
     """Write out the posts a killed poll recorded but may not have written; how many."""
+    from syndicator.upstreams.importer import recover_pending
+    from syndicator.upstreams.poll import adopt_named_rows
+
     with writing():
         adopt_named_rows(config, state)
         return recover_pending(config, state)
@@ -52,6 +52,14 @@ def poll(
     writing: Writing = nullcontext,
 ) -> PollReport:
     """Fetch every upstream in parallel; apply each answer in the order given."""
+    from syndicator.upstreams.poll import (
+        PollReport,
+        apply_fetched,
+        current_row,
+        date_zones,
+        fetch_upstream,
+    )
+
     report = PollReport(recovered=recover(config, state, writing))
     rows = {u.key: current_row(state, u) for u in upstreams}
     with ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="fetch") as pool:
@@ -82,6 +90,8 @@ def poll_one(
 ) -> PollOutcome:
     """Fetch one upstream, then apply its answer; the caller rebuilds the feeds for
     ``outcome.written`` (the daemon gathers several polls into one build)."""
+    from syndicator.upstreams.poll import apply_fetched, current_row, date_zones, fetch_upstream
+
     fetched = fetch_upstream(
         fetcher, current_row(state, upstream), config.site.timezone, date_zones(config, upstream)
     )

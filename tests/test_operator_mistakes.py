@@ -21,6 +21,7 @@ from support.site import SITE_TOML, feed_files, write_post
 
 from syndicator.core.config import ConfigError, load_config
 from syndicator.daemon import Daemon
+from syndicator.feeds.ownership import MANIFEST
 
 # A loaded machine starts Python slowly; none of these waits is near a real limit.
 STARTUP = 20.0
@@ -424,3 +425,33 @@ def test_serve_healthz_checks_the_feed_folder(tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=15)
+
+
+def test_a_manifest_line_outside_the_feed_folder_never_makes_a_file_ours(tmp_path):
+    """The list of files syndicator wrote is a file in the open: a line pointing outside the
+    feed folder (an edit, a copy) must not get that file removed."""
+    config = site(tmp_path)
+    assert syndicator("build", config=config).returncode == 0
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the operator's", encoding="utf-8")
+    absolute = tmp_path / "absolute.txt"
+    absolute.write_text("also the operator's", encoding="utf-8")
+    with (tmp_path / "feeds" / MANIFEST).open("ab") as handle:
+        handle.write(f"../victim.txt\n{absolute}\n.hidden\n\xff\n".encode("latin-1"))
+    write_post(tmp_path / "_posts", "2022-02-01-new.md")
+    result = syndicator("build", config=config)
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text(encoding="utf-8") == "the operator's"
+    assert absolute.exists()
+
+
+def test_a_link_to_a_folder_named_like_a_post_is_reported(tmp_path):
+    config = site(tmp_path)
+    (tmp_path / "_posts" / "2024-05-07-dir.md").symlink_to(tmp_path / "old")
+    (tmp_path / "old").mkdir()
+    for command in ("build", "check"):
+        result = syndicator(command, config=config)
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, output
+        assert "Traceback" not in output
+        assert "2024-05-07-dir.md: is a folder, not a regular file" in output

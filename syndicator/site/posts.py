@@ -86,10 +86,12 @@ def read_text(path: Path, max_bytes: int) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
         raise UnreadablePostError(path, f"cannot read: {error.strerror}") from None
+    # Checked before a file object is made: a folder (a link to one) cannot become one.
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise PostError(path, f"is {_file_kind(mode)}, not a regular file; skipped")
     with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise PostError(path, f"is {_file_kind(mode)}, not a regular file; skipped")
         try:
             data = handle.read(max_bytes + 1)
         except OSError as error:
