@@ -182,6 +182,17 @@ def test_files_syndicator_did_not_write_are_left_alone_and_reported_once(tmp_pat
         assert path.read_bytes() == data, path
 
 
+def test_a_temporary_beside_a_file_of_someone_elses_is_theirs(tmp_path):
+    config = site(tmp_path)
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    (feeds / "index.html").write_bytes(b"the operator's")
+    theirs = feeds / ".index.html.k3j4h5a1.tmp"  # their editor's, in write_atomic's shape
+    theirs.write_bytes(b"being saved")
+    assert syndicator("build", config=config).returncode == 0
+    assert theirs.read_bytes() == b"being saved"
+
+
 def test_our_own_leftover_temporaries_are_still_swept(tmp_path):
     config = site(tmp_path)
     assert syndicator("build", config=config).returncode == 0

@@ -106,8 +106,9 @@ def build_site(
     owned = set(recorded) | read_manifest(config.feeds.dir)
     if not allow_shrink:
         _refuse_shrinking(owned - wanted, owned, config)
-    remove_stale_temporaries(config.feeds.dir, lambda names: names & (owned | wanted))
     taken = _taken(wanted - owned, config.feeds.dir)
+    # Only temporaries of names we write: one beside a file of someone else's is theirs.
+    remove_stale_temporaries(config.feeds.dir, lambda names: names & (owned | (wanted - taken)))
     report.notices += _newly_taken(taken, index)
     # Listed before they are written, so a kill between the two never leaves a file of
     # ours that we would not recognise; unlisted once the build no longer wants them.
