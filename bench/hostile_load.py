@@ -22,7 +22,7 @@ count and time, all of it to 127.0.0.1:
 - a huge date in If-Modified-Since;
 - a label flood: a post whose ``tags:`` string names 99,990 labels (written, built, removed);
 - a huge post: a 50 MB body, over ``posts.max_bytes`` (written, reported, removed);
-- a post just under ``posts.max_bytes``, 9 MB (written, built, removed).
+- a post just under ``posts.max_bytes`` (2 MiB), 1.9 MB (written, built, removed).
 
 During each attack a thread asks ``/healthz`` every 100 ms (a new connection each time) and
 another samples the daemon's resident memory (VmRSS, /proc) every 50 ms; the daemon's peak
@@ -125,7 +125,7 @@ CAMPAIGN = Sizes(
     ims_requests=200,
     labels=99_990,
     huge_post_mb=50,
-    near_cap_mb=9,
+    near_cap_mb=1.9,
 )
 SMOKE = Sizes(
     posts=50,
