@@ -27,9 +27,12 @@ from syndicator.feeds.ownership import MANIFEST
 STARTUP = 20.0
 
 
-def site(root: Path, extra: str = "", posts: int = 3, posts_keys: str = "") -> Path:
-    """The standard test site under ``root`` with ``posts`` posts in _posts/,
-    ``posts_keys`` added to [posts] and ``extra`` to the end; its config file."""
+def site(
+    root: Path, extra: str = "", posts: int = 3, posts_keys: str = "", category: str = ""
+) -> Path:
+    """The standard test site under ``root`` with ``posts`` posts in _posts/ (each in a
+    category of its own, or all in ``category``), ``posts_keys`` added to [posts] and
+    ``extra`` to the end; its config file."""
     config = root / "syndicator.toml"
     text = SITE_TOML.replace('dirs = ["_posts"]\n', f'dirs = ["_posts"]\n{posts_keys}')
     config.write_text(text + extra, encoding="utf-8")
@@ -38,7 +41,8 @@ def site(root: Path, extra: str = "", posts: int = 3, posts_keys: str = "") -> P
         write_post(
             root / "_posts",
             f"2022-01-{n + 1:02d}-p{n}.md",
-            front=f'title: "第{n}篇"\ndate: 2022-01-{n + 1:02d} 10:00:00 +0800\ncategories: c{n}\n',
+            front=f'title: "第{n}篇"\ndate: 2022-01-{n + 1:02d} 10:00:00 +0800\n'
+            f"categories: {category or f'c{n}'}\n",
         )
     return config
 
@@ -69,13 +73,90 @@ def test_a_build_that_would_drop_most_posts_is_refused_until_told(tmp_path):
 
     refused = syndicator("build", config=config)
     assert refused.returncode == 2
-    assert "10 of the 12 post files are gone" in refused.stderr
+    assert "2 usable posts in" in refused.stderr and "down from 12" in refused.stderr
     assert "--allow-shrink" in refused.stderr
+    assert feed_files(tmp_path / "feeds") == before
+    again = syndicator("build", config=config)  # the index knows: still refused, not forgotten
+    assert again.returncode == 2 and "down from 12" in again.stderr
     assert feed_files(tmp_path / "feeds") == before
 
     allowed = syndicator("build", "--allow-shrink", config=config)
     assert allowed.returncode == 0, allowed.stderr
     assert "2 posts" in allowed.stdout
+    assert syndicator("build", config=config).returncode == 0  # measured from 2 posts now
+
+
+def _refused_and_unchanged(config: Path, feeds: Path, before: dict[str, bytes], *options: str):
+    refused = syndicator("build", *options, config=config)
+    assert refused.returncode == 2, (options, refused.stdout, refused.stderr)
+    assert "--allow-shrink" in refused.stderr and "Traceback" not in refused.stderr
+    assert feed_files(feeds) == before
+
+
+def test_a_full_rebuild_of_an_emptied_folder_is_refused(tmp_path):
+    """`build --full` (and a config edit, which forgets the index too) used to start from
+    an empty index, so nothing looked deleted and the feeds were emptied."""
+    config = site(tmp_path, posts=12, category="news")  # few feeds: their guard is silent
+    assert syndicator("build", config=config).returncode == 0
+    before = feed_files(tmp_path / "feeds")
+    for path in (tmp_path / "_posts").glob("*.md"):
+        path.unlink()
+    _refused_and_unchanged(config, tmp_path / "feeds", before, "--full")
+    config.write_text(config.read_text(encoding="utf-8") + '\n[attribution]\nline = "{source}"\n')
+    _refused_and_unchanged(config, tmp_path / "feeds", before)
+
+
+def test_posts_broken_in_bulk_are_refused_like_posts_deleted(tmp_path):
+    """A bad search-and-replace over every post leaves files that cannot be read: they
+    used to drop out of the feeds uncounted."""
+    config = site(tmp_path, posts=12, category="news")  # few feeds: their guard is silent
+    assert syndicator("build", config=config).returncode == 0
+    before = feed_files(tmp_path / "feeds")
+    for path in (tmp_path / "_posts").glob("*.md"):
+        path.write_text("---\ntitle: [unclosed\n---\nbody\n", encoding="utf-8")
+    _refused_and_unchanged(config, tmp_path / "feeds", before)
+
+
+def test_deletions_spread_over_builds_add_up(tmp_path):
+    """Five at a time never looked like "most" to a guard counting one sync's deletions."""
+    config = site(tmp_path, posts=20)
+    assert syndicator("build", config=config).returncode == 0
+    posts = sorted((tmp_path / "_posts").glob("*.md"))
+    for path in posts[:5]:
+        path.unlink()
+    assert syndicator("build", config=config).returncode == 0
+    for path in posts[5:10]:
+        path.unlink()
+    assert syndicator("build", config=config).returncode == 0
+    before = feed_files(tmp_path / "feeds")
+    for path in posts[10:15]:
+        path.unlink()
+    _refused_and_unchanged(config, tmp_path / "feeds", before)
+
+
+def test_an_emptied_folder_of_a_small_site_is_refused(tmp_path):
+    """An empty mount point where three posts were: too few to be "most" by count."""
+    config = site(tmp_path, posts=3)
+    assert syndicator("build", config=config).returncode == 0
+    before = feed_files(tmp_path / "feeds")
+    for path in (tmp_path / "_posts").glob("*.md"):
+        path.unlink()
+    _refused_and_unchanged(config, tmp_path / "feeds", before)
+
+
+def test_posts_moved_to_a_subfolder_are_not_a_shrink(tmp_path):
+    """Moving every post into _posts/2022/ deletes every path the index knew, but loses
+    nothing: the build goes through and the feeds keep their bytes."""
+    config = site(tmp_path, posts=12)
+    assert syndicator("build", config=config).returncode == 0
+    before = feed_files(tmp_path / "feeds")
+    (tmp_path / "_posts" / "2022").mkdir()
+    for path in list((tmp_path / "_posts").glob("*.md")):
+        path.rename(tmp_path / "_posts" / "2022" / path.name)
+    moved = syndicator("build", config=config)
+    assert moved.returncode == 0, moved.stderr
+    assert "12 posts" in moved.stdout
+    assert feed_files(tmp_path / "feeds") == before
 
 
 def test_a_build_that_would_remove_most_feeds_is_refused_until_told(tmp_path):

@@ -58,8 +58,8 @@ def build_site(
     ``paths`` limits the look for changes to those files (a file watcher's report);
     ``progress(done, total)`` is told of the post files read, a chunk at a time.
 
-    Raises BuildRefusedError, changing nothing, when a post folder is missing or most posts
-    or feed files would go at once, unless ``allow_shrink``.
+    Raises BuildRefusedError, changing no feed, when a post folder is missing, or when most
+    of the posts or feed files would go at once and ``allow_shrink`` is not given.
     """
     now = now or datetime.now(UTC)
     index = PostIndex(config, state)
@@ -116,7 +116,7 @@ def build_site(
     rendered = write_files(files, config.feeds.dir, state, report, wanted - taken, owned)
     write_manifest(config.feeds.dir, wanted - taken)
     report.unchanged += len(wanted - taken) - rendered  # not even regenerated
-    index.finished(now, listing)
+    index.finished(now, listing, allow_shrink)
     return report
 
 

@@ -48,9 +48,14 @@ RACY_NS = 2_000_000_000
 # A file indexed "at time 0" is read again on every sync: one we could not read (its
 # permissions may be fixed without touching its modification time).
 READ_AGAIN_NS = 0
-# A sync that would forget more than half of the indexed posts, and more than this many, at
-# once is refused unless asked for: a folder emptied by mistake must not empty the feeds.
+# A sync that leaves fewer than half of the usable posts the feeds were last built from (and
+# more than this many fewer), or none at all, is refused unless asked for: a folder emptied,
+# unmounted or mangled by mistake must not empty the feeds.
 SHRINK_MINIMUM = 5
+# The count a sync is compared with is the highest of the builds of the last day: deletions
+# spread over several rebuilds (an `rm -r` while the daemon watches) add up, and a site that
+# really shrinks is measured against its new size a day later.
+SHRINK_BASELINE_SECONDS = 86_400.0
 PARALLEL_THRESHOLD = 1000
 CHUNK = 500
 
@@ -113,8 +118,10 @@ class PostIndex:
         """Bring the index up to date with the post folders; with ``paths`` (what a file
         watcher reported), look at those files only instead of walking every folder.
 
-        Raises SyncRefusedError, changing nothing, when a post folder is missing, or when
-        most posts would go at once and ``allow_shrink`` is not given.
+        Raises SyncRefusedError when a post folder is missing (changing nothing), or, unless
+        ``allow_shrink``, when most of the usable posts the feeds were built from are gone
+        (the index then holds what the folders hold, and every build refuses until the
+        posts are back or the shrink is allowed).
         """
         if missing := missing_folders(self.config):
             raise SyncRefusedError(
@@ -150,8 +157,6 @@ class PostIndex:
             if row is None or row[:2] != (size, mtime_ns) or row[1] >= row[2] - RACY_NS:
                 to_read.append(PostFile(Path(key), folder, size, mtime_ns))
         deleted = [path for path in known if path not in seen]
-        if not allow_shrink:
-            self._refuse_shrinking(len(deleted))
         done = 0
         for parsed in self._read(to_read):
             # Re-read but the same bytes (a touch, or a time we could not trust): refresh the
@@ -164,15 +169,50 @@ class PostIndex:
             if progress is not None:
                 progress(done, len(to_read))
         self._apply([], [], deleted)
+        if not allow_shrink:
+            self._refuse_shrinking()
 
-    def _refuse_shrinking(self, deleted: int) -> None:
-        indexed: int = self.db.execute("SELECT count(*) FROM post").fetchone()[0]
-        if deleted > SHRINK_MINIMUM and deleted * 2 > indexed:
+    def _refuse_shrinking(self) -> None:
+        """Counted after the sync, not from the files it deleted: a full rebuild, posts
+        broken in bulk and posts moved to another folder are then all judged alike, by the
+        posts there are against the posts there were."""
+        baseline = self._shrink_baseline()
+        if baseline is None:
+            return
+        usable = self.usable()
+        lost = baseline[0] - usable
+        if (usable == 0 and baseline[0] > 0) or (lost > SHRINK_MINIMUM and lost * 2 > baseline[0]):
             raise SyncRefusedError(
-                f"{deleted} of the {indexed} post files are gone from {_folders(self.config)}; "
-                "nothing was removed. If that is what you meant, run `syndicator build "
-                "--allow-shrink` once"
+                f"{usable} usable posts in {_folders(self.config)}, down from {baseline[0]} "
+                "when the feeds were built: posts deleted, moved out, unmounted or broken? "
+                "The feeds were left as they are; put the posts back, or if that is what you "
+                "meant, run `syndicator build --allow-shrink` once"
             )
+
+    def usable(self) -> int:
+        """Posts a feed could show: read without a problem, not a copy of another (those
+        unpublished on purpose count too: unpublishing is not a loss)."""
+        count: int = self.db.execute(
+            "SELECT count(*) FROM post WHERE error IS NULL AND shadowed = 0"
+        ).fetchone()[0]
+        return count
+
+    def _shrink_baseline(self) -> tuple[int, float] | None:
+        saved = self.meta("shrink_baseline")
+        if saved is None:
+            return None
+        count, since = json.loads(saved)
+        return int(count), float(since)
+
+    def _next_baseline(self, now: float, reset: bool) -> tuple[int, float]:
+        """The day's highest count: kept while higher than now, unless a day old or reset."""
+        usable = self.usable()
+        baseline = self._shrink_baseline()
+        if reset or baseline is None or usable >= baseline[0]:
+            return usable, now
+        if now - baseline[1] > SHRINK_BASELINE_SECONDS:
+            return usable, now
+        return baseline
 
     def _known(self, paths: list[str] | None) -> dict[str, tuple[int, int, int, str]]:
         """(size, mtime_ns, indexed_ns, sha256) of the indexed posts: all, or those paths."""
@@ -416,9 +456,15 @@ class PostIndex:
         feeds = set(self.db.execute("SELECT kind, slug FROM stale_feed"))
         return self.meta("stale_all") is not None, feeds
 
-    def finished(self, now: datetime, listing: str) -> None:
-        """The build at ``now`` wrote everything: nothing is stale any more."""
+    def finished(self, now: datetime, listing: str, allow_shrink: bool = False) -> None:
+        """The build at ``now`` wrote everything: nothing is stale any more, and the posts
+        it was built from are what later syncs are measured against (from now on, when
+        ``allow_shrink`` let it shrink)."""
+        baseline = self._next_baseline(now.timestamp(), reset=allow_shrink)
         with self.state.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('shrink_baseline', ?)", (json.dumps(baseline),)
+            )
             db.execute("DELETE FROM stale_feed")
             db.execute("DELETE FROM meta WHERE key = 'stale_all'")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('listing', ?)", (listing,))
