@@ -47,10 +47,13 @@ log = logging.getLogger(__name__)
 REBUILD_DELAY = 0.05
 POLL_WORKERS = 16
 FIRST_POLL_JITTER = 2.0
-# How long a stop waits for the write in flight before it exits anyway (every file is
-# written atomically, so an abandoned write leaves the old file, never half of a new one);
-# SIGTERM is honoured within 10 s whatever the daemon is doing.
+# How long after a stop signal the daemon waits for the write in flight before it exits
+# anyway (every file is written atomically, so an abandoned write leaves the old file, never
+# half of a new one): counted from the signal, so the server's own graceful stop (5 s at
+# most) comes out of it, and SIGTERM is honoured within 10 s whatever the daemon is doing.
 STOP_WAIT = 8.0
+# How often a reload waiting for the write in flight looks whether the daemon is stopping.
+RELOAD_WAIT_STEP = 0.2
 # A rebuild running longer than this is stuck, not busy (a cold build of 50,000 posts takes
 # about 10 s): /healthz says so.
 REBUILD_STUCK_AFTER = 300.0
@@ -163,6 +166,7 @@ class Daemon:
         self.reload_lock = threading.Lock()
         self.observer: BaseObserver | None = None
         self.health = _Health()
+        self.stop_asked: float | None = None  # time.monotonic() of the stop signal
 
     # Life cycle
 
@@ -189,10 +193,19 @@ class Daemon:
             return "the scheduler is not running"
         return self.health.problem()
 
-    def stop(self, wait: float = STOP_WAIT) -> None:
-        """No new work; wait up to ``wait`` seconds for the write in flight; leave fetches to
-        die with the process."""
+    def begin_stop(self) -> None:
+        """A stop signal came: start no new work from now on, and start counting the time
+        ``stop`` may wait."""
+        if self.stop_asked is None:
+            self.stop_asked = time.monotonic()
         self.stopping.set()
+
+    def stop(self, wait: float = STOP_WAIT) -> None:
+        """No new work; wait for the write in flight until ``wait`` seconds after the stop
+        signal (or from now, with none); leave fetches to die with the process."""
+        self.begin_stop()
+        waited = time.monotonic() - (self.stop_asked or time.monotonic())
+        wait = max(0.0, wait - waited)
         if self.observer is not None:
             self.observer.stop()
         if self.scheduler.running:
@@ -229,10 +242,16 @@ class Daemon:
         if problems := preflight.post_folder_problems(new) + preflight.feeds_dir_problems(new):
             log.error("config not reloaded, the running one is kept: %s", "; ".join(problems))
             return False
-        with self.work_lock:
+        while not self.work_lock.acquire(timeout=RELOAD_WAIT_STEP):
+            if self.stopping.is_set():
+                log.warning("config not reloaded: the daemon is stopping")
+                return False
+        try:
             old = self.config
             self.config = new
             self.fetcher = make_fetcher(new)
+        finally:
+            self.work_lock.release()
         before = {u.key: u for u in old.upstreams}
         for key in before.keys() - {u.key for u in new.upstreams}:
             self._remove_job(f"poll:{key}")
@@ -536,6 +555,6 @@ def run_daemon(config: Config, config_path: Path) -> None:
     server = make_server(app, config.server.host, config.server.port)
     daemon.start()
     try:
-        run_server(server, on_reload=lambda: daemon.reload(config_path))
+        run_server(server, on_reload=lambda: daemon.reload(config_path), on_stop=daemon.begin_stop)
     finally:
         daemon.stop()

@@ -8,11 +8,13 @@ by a mistake"); they run the command line as the operator does.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -344,6 +346,43 @@ def test_sigterm_is_honoured_while_a_write_is_stuck(tmp_path):
         daemon.work_lock.release()
 
 
+def test_sigterm_is_honoured_within_10_s_after_a_reload_that_waits_on_a_stuck_write(tmp_path):
+    """A real process: a rebuild waits for the write lock (held by another program), a
+    SIGHUP's reload waits for that rebuild, then SIGTERM. The reload used to run in the
+    event loop's executor, which the loop waits for when it closes: the daemon stopped only
+    when the rebuild gave up, a minute later."""
+    port = free_port()
+    config = site(tmp_path, f"\n[server]\nport = {port}\n")
+    base = f"http://127.0.0.1:{port}"
+    daemon = start_syndicator("run", config=config)
+    lock_file = tmp_path / "var" / "state.db.lock"
+    lock = -1
+    try:
+        wait_until(lambda: get(base + "/rss.xml")[0] == 200, STARTUP, "served", ignoring=OSError)
+        lock = os.open(lock_file, os.O_RDWR)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        write_post(tmp_path / "_posts", "2022-02-01-new.md")  # a rebuild, stuck on the lock
+        wait_until(lambda: _holds_open(daemon.pid, lock_file), 20, "the rebuild waiting")
+        daemon.send_signal(signal.SIGHUP)
+        time.sleep(2)  # the reload, waiting for the rebuild
+        started = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=30)
+        assert time.monotonic() - started < 10
+    finally:
+        if lock >= 0:
+            os.close(lock)
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+
+
+def _holds_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (the write lock: only while it writes)."""
+    folder = Path(f"/proc/{pid}/fd")
+    return any(os.path.realpath(fd) == str(path) for fd in folder.iterdir())
+
+
 # --- 4. a post file name that is not UTF-8 --------------------------------------------------
 
 
@@ -403,6 +442,37 @@ def test_an_unreadable_post_is_reported_by_build_and_tried_again(tmp_path):
     result = _syndicator_as_an_ordinary_user(config, "build")
     assert result.returncode == 0, result.stderr
     assert "锁".encode() in (tmp_path / "feeds" / "rss.xml").read_bytes()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+@pytest.mark.parametrize(
+    ("key", "line"),
+    [
+        ("state.path", '[state]\npath = "closed/inner/state.db"'),
+        ("posts.dirs", '[posts]\ndirs = ["closed/inner/_posts"]'),
+        ("feeds.dir", '[feeds]\ndir = "closed/inner/feeds"'),
+    ],
+)
+def test_a_path_under_a_closed_folder_is_one_line_not_a_traceback(tmp_path, key, line):
+    """A folder above the path that this user may not enter: Path.exists() raised
+    PermissionError, and every command ended in a traceback."""
+    config = site(tmp_path)
+    section = line.split("\n")[0]
+    text = config.read_text(encoding="utf-8")
+    start = text.index(section)
+    end = text.index("\n", text.index("\n", start) + 1)  # the section's first key
+    config.write_text(text[:start] + line + text[end:], encoding="utf-8")
+    (tmp_path / "closed" / "inner").mkdir(parents=True)
+    (tmp_path / "closed").chmod(0)
+    try:
+        for command in ("check", "build"):
+            result = _syndicator_as_an_ordinary_user(config, command)
+            assert result.returncode == 2, result.stderr
+            assert "Traceback" not in result.stderr
+            assert f"{key}: {tmp_path / 'closed' / 'inner'}" in result.stderr
+            assert "Permission denied" in result.stderr
+    finally:
+        (tmp_path / "closed").chmod(0o755)
 
 
 # --- 9. commands started at once on a missing state -----------------------------------------
@@ -493,7 +563,7 @@ def test_healthz_is_503_while_rebuilds_fail_and_200_once_they_succeed(tmp_path):
         for path in sorted((tmp_path / "_posts").glob("*.md"))[:7]:
             path.unlink()  # most posts at once: the rebuild is refused
         wait_until(lambda: get(base + "/healthz")[0] == 503, 10, "/healthz 503")
-        assert b"post files are gone" in get(base + "/healthz")[2]
+        assert b"down from 8" in get(base + "/healthz")[2]
 
         assert syndicator("build", "--allow-shrink", config=config).returncode == 0
         write_post(tmp_path / "_posts", "2022-06-01-next.md")  # the daemon's next rebuild
@@ -547,3 +617,23 @@ def test_a_link_to_a_folder_named_like_a_post_is_reported(tmp_path):
         assert result.returncode == 1, output
         assert "Traceback" not in output
         assert "2024-05-07-dir.md: is a folder, not a regular file" in output
+
+
+def test_a_new_feeds_dir_trusts_only_its_own_list_of_our_files(tmp_path):
+    """The state listed rss.xml as ours in feeds/; after feeds.dir became public/, the
+    operator's own public/rss.xml was taken for ours and overwritten."""
+    config = site(tmp_path)
+    assert syndicator("build", config=config).returncode == 0
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "rss.xml").write_text("the operator's own", encoding="utf-8")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('dir = "feeds"', 'dir = "public"'), encoding="utf-8")
+
+    result = syndicator("build", config=config)
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "public" / "rss.xml").read_text(encoding="utf-8") == "the operator's own"
+    assert (tmp_path / "public" / "atom.xml").is_file()
+    assert f"feeds.dir is now {tmp_path / 'public'}, was {tmp_path / 'feeds'}" in result.stderr
+    assert "rss.xml exists in the feed folder and was not written by syndicator" in result.stderr
+    assert (tmp_path / "feeds" / "rss.xml").is_file()  # the old folder left as it was

@@ -15,7 +15,9 @@ from syndicator.core.config import Config
 def post_folder_problems(config: Config) -> list[str]:
     problems = []
     for folder in config.posts.dirs:
-        if not folder.exists():
+        if problem := _unreachable(folder):
+            problems.append(f"{config.path}: posts.dirs: {folder}: {problem}")
+        elif not folder.exists():
             problems.append(
                 f"{config.path}: posts.dirs: {folder} does not exist (a typo? a volume not "
                 "mounted?); create it or fix posts.dirs"
@@ -30,6 +32,8 @@ def state_problems(config: Config) -> list[str]:
     written."""
     path = config.state.path
     key = f"{config.path}: state.path: {path}"
+    if problem := _unreachable(path):
+        return [f"{key}: {problem}"]
     if path.exists():
         if not path.is_file():
             return [f"{key} is not a regular file"]
@@ -42,10 +46,23 @@ def state_problems(config: Config) -> list[str]:
 def feeds_dir_problems(config: Config) -> list[str]:
     folder = config.feeds.dir
     key = f"{config.path}: feeds.dir: {folder}"
+    if problem := _unreachable(folder):
+        return [f"{key}: {problem}"]
     if folder.exists() and not folder.is_dir():
         return [f"{key} is a file, not a folder"]
     problem = _folder_problem(folder)
     return [f"{key}: {problem}"] if problem else []
+
+
+def _unreachable(path: Path) -> str | None:
+    """Why ``path`` cannot even be looked at (a folder above it closed to this user), or
+    None. ``Path.exists`` raises, rather than answers, for such a path."""
+    try:
+        path.exists()
+    except OSError as error:
+        where = error.filename or path
+        return f"cannot look at {where} ({error.strerror or error}); check the permissions of the folders above it"
+    return None
 
 
 def _folder_problem(folder: Path) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from syndicator.core.atomic import remove_stale_temporaries, write_if_changed
 from syndicator.core.config import Config
 from syndicator.feeds.layout import LISTING_FILES, FeedSpec
-from syndicator.feeds.ownership import read_manifest, write_manifest
+from syndicator.feeds.ownership import MANIFEST, read_manifest, write_manifest
 from syndicator.site.index import PostIndex, SyncRefusedError, config_fingerprint
 from syndicator.site.labels import CATEGORY, KIND_ORDER, SITE, TAG
 from syndicator.site.posts import PostError
@@ -73,6 +73,7 @@ def build_site(
         touched |= index.feeds_dated_between(last_build, now.timestamp())
     everything = full or stale_all or last_build is None
     specs = _feed_specs(index.feeds(now, recheck=None if everything else touched), config)
+    moved = _forget_another_folder(config, index, state)
     recorded = state.feed_files()
     expected = {spec: spec.file_names(config.feeds.formats) for spec in specs}
     chosen = [
@@ -91,7 +92,7 @@ def build_site(
         feeds=len(specs),
         regenerated=len(chosen),
         problems=index.problems(),
-        notices=index.notices + index.shadowed(),
+        notices=index.notices + index.shadowed() + moved,
     )
     files: Iterable[tuple[str, bytes]] = ()
     if chosen or relist:
@@ -109,7 +110,7 @@ def build_site(
     taken = _taken(wanted - owned, config.feeds.dir)
     # Only temporaries of names we write: one beside a file of someone else's is theirs.
     remove_stale_temporaries(config.feeds.dir, lambda names: names & (owned | (wanted - taken)))
-    report.notices += _newly_taken(taken, index)
+    report.notices += _newly_taken(taken, index, config)
     # Listed before they are written, so a kill between the two never leaves a file of
     # ours that we would not recognise; unlisted once the build no longer wants them.
     write_manifest(config.feeds.dir, owned | (wanted - taken))
@@ -142,20 +143,42 @@ def _refuse_shrinking(removed: set[str], owned: set[str], config: Config) -> Non
         )
 
 
+def _forget_another_folder(config: Config, index: PostIndex, state: State) -> list[str]:
+    """The state's list of the files we wrote is of one folder: when feeds.dir names
+    another, a file there that happens to share a name (an ``rss.xml`` of the operator's)
+    is not ours. Only the new folder's own manifest is trusted; the old folder is left as
+    it is. Returns the notice to give, once."""
+    folder = str(config.feeds.dir)
+    before = index.meta("feeds_dir")
+    if before == folder:
+        return []
+    if before is None:  # a first build, or a state from before the folder was recorded
+        index.set_meta("feeds_dir", folder)
+        return []
+    with state.transaction():
+        state.forget_feed_files()
+        index.set_meta("feeds_dir", folder)
+    return [
+        f"feeds.dir is now {folder}, was {before}: the feeds there were left as they are "
+        "(remove them yourself once nothing serves them)"
+    ]
+
+
 def _taken(new: set[str], folder: Path) -> set[str]:
     """Names we would write for the first time where a file of someone else's stands."""
     return {name for name in new if (folder / name).exists()}
 
 
-def _newly_taken(taken: set[str], index: PostIndex) -> list[str]:
+def _newly_taken(taken: set[str], index: PostIndex, config: Config) -> list[str]:
     """A notice for each taken name not reported by an earlier build: said once, not on
     every build."""
     before = set(json.loads(index.meta("taken") or "[]"))
     if taken != before:
         index.set_meta("taken", json.dumps(sorted(taken), ensure_ascii=False))
     return [
-        f"{name} exists in the feed folder and was not written by syndicator: left alone, "
-        "so that feed is not published; move the file away to let syndicator write it"
+        f"{name} exists in the feed folder and was not written by syndicator: left alone "
+        "and not updated; move the file away to let syndicator write it (or, if syndicator "
+        f"wrote it and its records were lost, add the name to {config.feeds.dir / MANIFEST})"
         for name in sorted(taken - before)
     ]
 

@@ -10,6 +10,7 @@ import asyncio
 import heapq
 import logging
 import signal
+import threading
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -405,22 +406,35 @@ def make_server(app: FeedApp, host: str, port: int) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def run_server(server: uvicorn.Server, on_reload: Callable[[], object] | None = None) -> None:
-    """Serve until SIGTERM or SIGINT; SIGHUP calls ``on_reload`` in a worker thread."""
+def run_server(
+    server: uvicorn.Server,
+    on_reload: Callable[[], object] | None = None,
+    on_stop: Callable[[], object] | None = None,
+) -> None:
+    """Serve until SIGTERM or SIGINT, calling ``on_stop`` at once when one arrives (the
+    rest of the process starts stopping while the server finishes its requests); SIGHUP
+    calls ``on_reload`` in a thread of its own."""
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
 
         def stop(name: str) -> None:
-            # uvicorn raises the signal again once it has stopped: log the first one only.
+            # uvicorn raises the signal again once it has stopped: act on the first only.
             if not server.should_exit:
                 log.info("%s received: stopping", name)
+                if on_stop is not None:
+                    on_stop()
             server.should_exit = True
+
+        def reload() -> None:
+            # Not the loop's executor: the loop waits for that when it closes, and a reload
+            # waiting for a stuck write would then hold up the stop.
+            threading.Thread(target=on_reload, name="reload", daemon=True).start()
 
         loop.add_signal_handler(signal.SIGTERM, stop, "SIGTERM")
         loop.add_signal_handler(signal.SIGINT, stop, "SIGINT")
         if on_reload is not None:
-            loop.add_signal_handler(signal.SIGHUP, loop.run_in_executor, None, on_reload)
+            loop.add_signal_handler(signal.SIGHUP, reload)
         await server.serve()
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
