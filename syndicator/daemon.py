@@ -8,10 +8,12 @@ interleave and shutdown can wait for the one in flight. Fetching holds no lock.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import random
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -167,6 +169,8 @@ class Daemon:
         self.observer: BaseObserver | None = None
         self.health = _Health()
         self.stop_asked: float | None = None  # time.monotonic() of the stop signal
+        self.said: set[str] = set()  # the last build's notices, logged when they first came
+        self.watched: dict[Path, tuple[int, int]] = {}  # folder -> (device, inode) watched
 
     # Life cycle
 
@@ -235,11 +239,12 @@ class Daemon:
 
     def _reload(self, config_path: Path) -> bool:
         try:
-            new = load_config(config_path)
+            loaded = load_config(config_path)
         except ConfigError as error:
             log.error("config not reloaded, the running one is kept: %s", error)
             return False
-        if problems := preflight.post_folder_problems(new) + preflight.feeds_dir_problems(new):
+        problems = preflight.post_folder_problems(loaded) + preflight.feeds_dir_problems(loaded)
+        if problems:
             log.error("config not reloaded, the running one is kept: %s", "; ".join(problems))
             return False
         while not self.work_lock.acquire(timeout=RELOAD_WAIT_STEP):
@@ -248,6 +253,13 @@ class Daemon:
                 return False
         try:
             old = self.config
+            # The server is serving the old folder: building into a new one would leave
+            # what it serves stale until the restart that applies both.
+            new = dataclasses.replace(
+                loaded,
+                server=old.server,
+                feeds=dataclasses.replace(loaded.feeds, dir=old.feeds.dir),
+            )
             self.config = new
             self.fetcher = make_fetcher(new)
         finally:
@@ -261,8 +273,12 @@ class Daemon:
         if new.posts.dirs != old.posts.dirs:
             self._watch_posts()
         self._schedule_rescan()
-        if (new.server, new.feeds.dir) != (old.server, old.feeds.dir):
-            log.warning("[server] and feeds.dir changes take effect when syndicator restarts")
+        if (loaded.server, loaded.feeds.dir) != (old.server, old.feeds.dir):
+            log.warning(
+                "[server] and feeds.dir changes take effect when syndicator restarts; until "
+                "then the feeds are built into and served from %s",
+                old.feeds.dir,
+            )
         self.request_rebuild()
         log.info("config reloaded from %s: %d upstreams", config_path, len(new.upstreams))
         return True
@@ -405,6 +421,12 @@ class Daemon:
         self.metrics.record_build(len(report.problems), len(report.written), seconds)
         for problem in report.problems:
             log.warning("post skipped: %s", problem)
+        for notice in report.notices:
+            if notice not in self.said:
+                log.warning("%s", notice)
+        self.said = set(report.notices)
+        if self._watch_is_stale():
+            self._watch_posts()
         if report.written or report.removed:
             log.info(
                 "feeds rebuilt: %d files written, %d unchanged, %d removed in %.3f s",
@@ -424,16 +446,24 @@ class Daemon:
             replace_existing=True,
         )
 
+    def _watch_is_stale(self) -> bool:
+        """Whether a post folder has come back, or is another one now (made again, mounted
+        over): a watch ends with the folder it was set on."""
+        if self.observer is None:
+            return False  # not watching at all (the daemon's parts, run one at a time)
+        ended = any(not emitter.is_alive() for emitter in self.observer.emitters)
+        return ended or self.watched != _folder_identities(self.config.posts.dirs)
+
     def _watch_posts(self) -> None:
         if self.observer is not None:
             self.observer.stop()
         handler = _PostEvents(self.config.posts.extensions, self.request_rebuild)
         observer = Observer()
-        for folder in self.config.posts.dirs:
-            # Checked at start and on reload; one that vanishes later is noticed by the
-            # rebuild, which then refuses to drop its posts.
-            if folder.is_dir():
-                observer.schedule(handler, str(folder), recursive=True)
+        # Checked at start and on reload; one that vanishes later is noticed by the rebuild,
+        # which then refuses to drop its posts, and watched again once a build finds it back.
+        self.watched = _folder_identities(self.config.posts.dirs)
+        for folder in self.watched:
+            observer.schedule(handler, str(folder), recursive=True)
         observer.daemon = True
         observer.start()
         self.observer = observer
@@ -483,6 +513,21 @@ class Daemon:
     def _remove_job(self, job_id: str) -> None:
         if self.scheduler.get_job(job_id) is not None:
             self.scheduler.remove_job(job_id)
+
+
+def _folder_identities(folders: Collection[Path]) -> dict[Path, tuple[int, int]]:
+    """The post folders there are, each with what identifies it on disk: a watch follows
+    the folder it was set on, so one deleted and made again, or mounted over, needs a new
+    one."""
+    found = {}
+    for folder in folders:
+        try:
+            info = folder.stat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            found[folder] = (info.st_dev, info.st_ino)
+    return found
 
 
 def _run_command(command: str, cwd: Path, timeout: float) -> tuple[int | None, str]:

@@ -4,6 +4,7 @@ coalescing, config reload, the operator's hook, the post-folder watcher."""
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -541,3 +542,71 @@ def test_the_watcher_sees_real_file_operations(
     (posts / "image.png").write_bytes(b"\x89PNG")
     time.sleep(1.0)
     assert len(calls) == count, "temporaries and other files asked for a rebuild"
+
+
+def test_a_post_folder_made_again_is_watched_again_after_the_next_build(
+    config_from: Callable[..., Config], daemons: Callable
+) -> None:
+    """A watch ends with the folder it was set on: a post folder deleted and made again (or
+    mounted over) went unwatched, new posts waiting for the next rescan, until a restart."""
+    config = config_from(SITE_TOML)
+    posts = config.posts.dirs[0]
+    write_post(posts, "2022-01-01-a.md")
+    daemon = daemons(config)
+    calls: list[object] = []
+    daemon.request_rebuild = lambda paths=None: calls.append(paths)
+    daemon._watch_posts()
+    daemon._rebuild(None)
+    shutil.rmtree(posts)
+    wait_until(
+        lambda: not all(emitter.is_alive() for emitter in daemon.observer.emitters),
+        5,
+        "the watch ended with its folder",
+    )
+    posts.mkdir()
+    write_post(posts, "2022-01-01-a.md")
+    daemon._rebuild(None)  # the rescan's build, which finds the folder back
+    time.sleep(0.5)  # the events of the folder's making, if any, come and go
+    calls.clear()
+    write_post(posts, "2022-01-02-b.md")
+    wait_until(lambda: calls, 5, "the new post seen by the watcher")
+
+
+def test_build_notices_are_logged_by_the_daemon_once(
+    config_from: Callable[..., Config], daemons: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The daemon logged a build's problems but never its notices: a post kept once of
+    two copies, a feed name taken by a file of someone else's, labels left out."""
+    config = config_from(SITE_TOML.replace('dirs = ["_posts"]', 'dirs = ["_posts", "old_post"]'))
+    posts, old = config.posts.dirs
+    for folder in (posts, old):
+        write_post(folder, "2022-01-01-twice.md")
+    daemon = daemons(config)
+    daemon._rebuild(None)
+    write_post(posts, "2022-01-02-next.md")
+    daemon._rebuild(None)
+
+    said = [r for r in caplog.records if "same post as" in r.getMessage()]
+    assert len(said) == 1, caplog.text
+    assert said[0].levelno == logging.WARNING
+
+
+def test_a_reload_keeps_building_into_the_folder_being_served(
+    config_from: Callable[..., Config], daemons: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    """feeds.dir changed and SIGHUP: the server kept serving the old folder (it changes on
+    restart) while the builds went to the new one, so what was served went stale."""
+    config = config_from(SITE_TOML)
+    write_post(config.posts.dirs[0], "2022-01-01-a.md")
+    daemon = daemons(config)
+    daemon._rebuild(None)
+    text = config.path.read_text(encoding="utf-8")
+    config.path.write_text(text.replace('dir = "feeds"', 'dir = "public"'), encoding="utf-8")
+
+    assert daemon.reload(config.path) is True
+    write_post(config.posts.dirs[0], "2022-01-02-b.md", front="title: 新的\ndate: 2022-01-02\n")
+    daemon._rebuild(None)
+
+    assert "新的" in (config.feeds.dir / "rss.xml").read_text(encoding="utf-8")
+    assert not (config.path.parent / "public").exists()
+    assert "take effect when syndicator restarts" in caplog.text
