@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from urllib.parse import urljoin, urlsplit
@@ -153,6 +154,18 @@ def propose_upstream(found: DiscoveredFeed, categories: Iterable[str]) -> Upstre
     existing = {feed_slug(label): label for label in categories if label.strip()}
     slug = feed_slug(title) if title else ""
     category = existing.get(slug) or next(
-        (label for key, label in sorted(existing.items()) if key and key in slug), None
+        (label for key, label in sorted(existing.items()) if key and _names(slug, key)), None
     )
     return UpstreamConfig(name=name, url=found.url, category=category or slug or UNNAMED)
+
+
+def _names(slug: str, key: str) -> bool:
+    """Whether a title's slug names a category: as whole words where the words are Latin
+    ("eu" is not in "reuters"), as a run of characters where they are not (中国证券报 is in
+    中国证券报要闻, written without spaces)."""
+    pattern = re.escape(key)
+    if key[0].isascii() and key[0].isalnum():
+        pattern = r"(?<![a-z0-9])" + pattern
+    if key[-1].isascii() and key[-1].isalnum():
+        pattern += r"(?![a-z0-9])"
+    return re.search(pattern, slug) is not None

@@ -10,8 +10,14 @@ from support.upstreams import UPSTREAM_FIXTURES
 from werkzeug import Response
 
 import syndicator.upstreams.fetch
-from syndicator.upstreams.discover import DiscoveryError, discover_feed
+from syndicator.upstreams.discover import (
+    DiscoveredFeed,
+    DiscoveryError,
+    discover_feed,
+    propose_upstream,
+)
 from syndicator.upstreams.fetch import Fetcher
+from syndicator.upstreams.parse import UpstreamFeed
 
 RSS = (UPSTREAM_FIXTURES / "rss20.xml").read_bytes()
 ATOM = (UPSTREAM_FIXTURES / "atom10.xml").read_bytes()
@@ -186,3 +192,20 @@ def test_discovery_refuses_a_host_behind_a_6to4_address_of_loopback(
     assert "2002:7f00:1::" in str(refused.value)
     assert "polling.allow_private_addresses" in str(refused.value)
     assert server.log == []
+
+
+@pytest.mark.parametrize(
+    ("title", "category"),
+    [
+        ("Reuters World", "reuters-world"),  # "eu" is inside a word, not a word
+        ("EU news", "eu"),
+        ("News of the EU", "eu"),
+        ("中国证券报要闻", "中国证券报"),  # no spaces between Chinese words
+        ("中国证券报", "中国证券报"),
+        ("Europe", "europe"),
+    ],
+)
+def test_a_proposed_category_is_one_the_title_names_as_a_word(title, category):
+    feed = UpstreamFeed(title, None, "rss20", (), None, ())
+    found = DiscoveredFeed("https://feeds.example/x.xml", title, None, feed)
+    assert propose_upstream(found, ["eu", "中国证券报"]).category == category
