@@ -324,6 +324,34 @@ def test_a_link_to_a_device_named_like_a_post_is_reported_not_read(tmp_path):
     assert "2024-05-02-zero.md: is a character device, not a regular file" in result.stderr
 
 
+def _make_socket(path: Path) -> None:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(path))
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (_make_socket, "is a socket, not a regular file"),  # was "No such device or address"
+        (lambda path: path.symlink_to(path.parent / "gone.md"), "is a link to /"),
+        (lambda path: path.symlink_to(path), "is a link in a loop of links"),
+    ],
+    ids=["socket", "dangling-link", "link-loop"],
+)
+def test_other_things_named_like_posts_are_reported_in_the_operators_terms(tmp_path, make, reason):
+    """Links that lead nowhere were skipped without a word; a socket was "No such device"."""
+    config = site(tmp_path)
+    post = tmp_path / "_posts" / "2024-05-03-odd.md"
+    make(post)
+    for command in ("check", "build"):
+        result = syndicator(command, config=config)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"2024-05-03-odd.md: {reason}" in result.stdout + result.stderr
+    assert "3 posts" in result.stdout
+
+
 def test_a_post_over_max_bytes_is_reported_and_skipped(tmp_path):
     config = site(tmp_path, posts_keys="max_bytes = 4096\n")
     write_post(tmp_path / "_posts", "2022-04-01-huge.md", body="大" * 5000)

@@ -96,9 +96,18 @@ def _walk(folder: str, extensions: set[str]) -> Iterator[tuple[str, os.stat_resu
                 continue
             if os.path.splitext(entry.name)[1].lower() not in extensions:
                 continue
-            yield entry.path, entry.stat()
+            yield entry.path, _stat_of(entry)
         except OSError:
             continue
+
+
+def _stat_of(entry: os.DirEntry[str]) -> os.stat_result:
+    """The file's stat; a link's own when it leads nowhere (or round in a loop), so that the
+    post is listed and reading it says so, instead of it being skipped without a word."""
+    try:
+        return entry.stat()
+    except OSError:
+        return entry.stat(follow_symlinks=False)
 
 
 def post_file_at(path: Path, config: Config) -> PostFile | None:
@@ -114,7 +123,10 @@ def post_file_at(path: Path, config: Config) -> PostFile | None:
         try:
             stat = path.stat()
         except OSError:
-            return None
+            try:
+                stat = path.lstat()  # a link that leads nowhere: listed, and reported
+            except OSError:
+                return None
         # Whatever is there is listed, a FIFO or a device too: reading it reports its kind.
         return PostFile(path, folder, stat.st_size, stat.st_mtime_ns)
     return None

@@ -6,6 +6,7 @@ reports it and goes on with the rest.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -85,7 +86,7 @@ def read_text(path: Path, max_bytes: int) -> str:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
-        raise UnreadablePostError(path, f"cannot read: {error.strerror}") from None
+        raise _open_failure(path, error) from None
     # Checked before a file object is made: a folder (a link to one) cannot become one.
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
@@ -112,6 +113,25 @@ def read_text(path: Path, max_bytes: int) -> str:
             path,
             f"not UTF-8 text (bad byte 0x{data[error.start]:02x} on line {line}); save it as UTF-8",
         ) from None
+
+
+def _open_failure(path: Path, error: OSError) -> PostError:
+    """Why a file named like a post cannot be opened, in the operator's terms: a link that
+    leads nowhere, a socket (opening one says "No such device"), or the system's reason,
+    which may pass (a permission fixed): then it is read again on the next sync."""
+    if error.errno == errno.ELOOP:
+        return PostError(path, "is a link in a loop of links; skipped")
+    try:
+        if path.is_symlink() and error.errno == errno.ENOENT:
+            return PostError(
+                path, f"is a link to {os.readlink(path)}, which does not exist; skipped"
+            )
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = stat.S_IFREG
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        return PostError(path, f"is {_file_kind(mode)}, not a regular file; skipped")
+    return UnreadablePostError(path, f"cannot read: {error.strerror}")
 
 
 def _file_kind(mode: int) -> str:
