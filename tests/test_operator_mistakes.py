@@ -529,11 +529,13 @@ def test_commands_started_at_once_on_a_missing_state_all_work(tmp_path):
         ("blocker/state.db", "is a file, so the folder cannot be made there"),
         ("/proc/self/x.db", "cannot create files in /proc/self"),
         ("va\\u0000r/state.db", "holds a NUL character"),
+        ("loop/state.db", "cannot be followed (Symlink loop"),  # was a RuntimeError
     ],
 )
 def test_a_state_path_that_cannot_work_is_one_line_for_every_command(tmp_path, state_path, problem):
     config = site(tmp_path)
     (tmp_path / "blocker").write_text("a file, not a folder", encoding="utf-8")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
     text = config.read_text(encoding="utf-8").replace(
         'path = "var/state.db"', f'path = "{state_path}"'
     )

@@ -389,4 +389,5 @@ def _statements(script: str) -> list[str]:
         if sqlite3.complete_statement(current):
             statements.append(current.strip())
             current = ""
+    statements.append(current.strip())  # the last may end without its semicolon
     return [s for s in statements if s.strip(" \n;")]

@@ -40,3 +40,10 @@ def test_a_migrated_state_has_every_version_and_opens_again(tmp_path):
         columns = {row[1] for row in db.execute("PRAGMA table_info(upstream)")}
     assert "key" in columns and "name" not in columns
     State.open(path).close()  # nothing left to do, nothing fails
+
+
+def test_a_migrations_last_statement_runs_without_its_semicolon():
+    from syndicator.state.db import _statements
+
+    script = "CREATE TABLE a (x TEXT);\nCREATE TABLE b (y TEXT)\n"
+    assert _statements(script) == ["CREATE TABLE a (x TEXT);", "CREATE TABLE b (y TEXT)"]
