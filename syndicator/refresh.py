@@ -61,13 +61,12 @@ def poll(
     )
 
     report = PollReport(recovered=recover(config, state, writing))
-    rows = {u.key: current_row(state, u) for u in upstreams}
     with ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="fetch") as pool:
         futures = {
             u.key: pool.submit(
                 fetch_upstream,
                 fetcher,
-                rows[u.key],
+                current_row(state, u),
                 config.site.timezone,
                 date_zones(config, u),
             )
@@ -76,7 +75,9 @@ def poll(
         for upstream in upstreams:
             fetched = futures[upstream.key].result()
             with writing():
-                outcome = apply_fetched(config, state, upstream, rows[upstream.key], fetched)
+                # Read again under the lock: another process may have polled it meanwhile.
+                row = current_row(state, upstream)
+                outcome = apply_fetched(config, state, upstream, row, fetched)
             report.outcomes.append(outcome)
     return report
 

@@ -698,3 +698,33 @@ def test_polled_posts_build_into_valid_feeds_with_attribution(tmp_path, httpserv
         assert entry.attribution.source == "中国网财经"
         assert entry.attribution.url == post.source_url
         assert entry.attribution.feed == httpserver.url_for("/feed.xml")
+
+
+def test_a_poll_applies_its_answer_to_the_row_as_it_is_under_the_lock(tmp_path, httpserver):
+    """Another process may poll the same upstream while this one fetches: the answer is
+    applied to the row read under the write lock, not to the one read before the fetch (its
+    errors in a row were counted from a stale 0)."""
+    import contextlib
+    import dataclasses
+
+    from syndicator import refresh
+    from syndicator.upstreams.poll import due_upstreams, make_fetcher
+
+    serve(httpserver, "/feed.xml", b"nope", status=500)
+    config = make_config(tmp_path, [("Up", httpserver.url_for("/feed.xml"), "news")])
+    run_poll(config)  # one failure: the row exists
+    with State.open(config.state.path) as state, make_fetcher(config) as fetcher:
+        upstreams = due_upstreams(config, state, time.time(), (), True)
+
+        entered: list[int] = []
+
+        @contextlib.contextmanager
+        def writing_after_another_poll():
+            entered.append(1)
+            if len(entered) == 2:  # the first is the recovery's, before the fetch
+                stored = state.upstream(upstreams[0].key)
+                state.save_upstream(dataclasses.replace(stored, consecutive_errors=4))
+            yield
+
+        refresh.poll(config, state, upstreams, fetcher, writing_after_another_poll)
+    assert row(config, "Up").consecutive_errors == 5
