@@ -189,6 +189,12 @@ def echo_build(report: BuildReport) -> None:
         f"{report.unchanged} unchanged, {len(report.removed)} removed"
         + (f", {report.scheduled} scheduled for later" if report.scheduled else "")
         + (f", {len(report.problems)} posts skipped" if report.problems else "")
+        + (
+            f", {len(report.taken)} feed files not updated (their names are held by files "
+            "syndicator did not write)"
+            if report.taken
+            else ""
+        )
     )
 
 

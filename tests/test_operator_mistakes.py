@@ -75,7 +75,7 @@ def test_a_build_that_would_drop_most_posts_is_refused_until_told(tmp_path):
 
     refused = syndicator("build", config=config)
     assert refused.returncode == 2
-    assert "2 usable posts in" in refused.stderr and "down from 12" in refused.stderr
+    assert "2 posts to show in" in refused.stderr and "down from 12" in refused.stderr
     assert "--allow-shrink" in refused.stderr
     assert feed_files(tmp_path / "feeds") == before
     again = syndicator("build", config=config)  # the index knows: still refused, not forgotten
@@ -116,6 +116,34 @@ def test_posts_broken_in_bulk_are_refused_like_posts_deleted(tmp_path):
     before = feed_files(tmp_path / "feeds")
     for path in (tmp_path / "_posts").glob("*.md"):
         path.write_text("---\ntitle: [unclosed\n---\nbody\n", encoding="utf-8")
+    refused = syndicator("build", config=config)
+    assert "(12 posts with problems: `syndicator check` lists them)" in refused.stderr
+    _refused_and_unchanged(config, tmp_path / "feeds", before)
+
+
+def test_posts_dated_in_the_future_in_bulk_are_refused(tmp_path):
+    """A renaming script's typo (2022 -> 2092) takes every post out of the feeds until
+    then: they counted as usable, so nothing was refused."""
+    config = site(tmp_path, posts=12, category="news")
+    assert syndicator("build", config=config).returncode == 0
+    before = feed_files(tmp_path / "feeds")
+    for path in (tmp_path / "_posts").glob("*.md"):
+        path.write_text(path.read_text(encoding="utf-8").replace("2022-", "2092-"), "utf-8")
+    _refused_and_unchanged(config, tmp_path / "feeds", before)
+
+
+def test_the_first_build_after_an_upgrade_is_guarded_too(tmp_path):
+    """A state from before the guard kept its count: the index as it stands is the measure
+    (the first build after the upgrade took a deletion of most posts without a word)."""
+    import sqlite3
+
+    config = site(tmp_path, posts=20, category="news")
+    assert syndicator("build", config=config).returncode == 0
+    with sqlite3.connect(tmp_path / "var" / "state.db") as db:
+        db.execute("DELETE FROM meta WHERE key = 'shrink_baseline'")
+    before = feed_files(tmp_path / "feeds")
+    for path in sorted((tmp_path / "_posts").glob("*.md"))[:18]:
+        path.unlink()
     _refused_and_unchanged(config, tmp_path / "feeds", before)
 
 
@@ -667,3 +695,51 @@ def test_a_new_feeds_dir_trusts_only_its_own_list_of_our_files(tmp_path):
     assert f"feeds.dir is now {tmp_path / 'public'}, was {tmp_path / 'feeds'}" in result.stderr
     assert "rss.xml exists in the feed folder and was not written by syndicator" in result.stderr
     assert (tmp_path / "feeds" / "rss.xml").is_file()  # the old folder left as it was
+
+
+def test_a_feed_folder_copied_without_its_manifest_stays_ours(tmp_path):
+    """`cp -r feeds/* public/` leaves the hidden .syndicator-files behind: every feed in the
+    new folder looked like someone else's, and was never updated again, without a word."""
+    config = site(tmp_path)
+    assert syndicator("build", config=config).returncode == 0
+    public = tmp_path / "public"
+    public.mkdir()
+    for name in feed_files(tmp_path / "feeds"):
+        (public / name).parent.mkdir(parents=True, exist_ok=True)
+        (public / name).write_bytes((tmp_path / "feeds" / name).read_bytes())
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('dir = "feeds"', 'dir = "public"'), encoding="utf-8")
+    write_post(
+        tmp_path / "_posts", "2022-03-01-new.md", front='title: "新来的"\ndate: 2022-03-01\n'
+    )
+
+    result = syndicator("build", config=config)
+
+    assert result.returncode == 0, result.stderr
+    assert "not written by syndicator" not in result.stderr
+    assert "新来的".encode() in (public / "rss.xml").read_bytes()
+
+
+def test_the_feed_folder_by_another_path_is_no_move(tmp_path):
+    """A link to the feed folder, or a path with `..` in it: the same folder. It was taken
+    for a new one, with a note telling the operator to remove the feeds being served."""
+    config = site(tmp_path)
+    assert syndicator("build", config=config).returncode == 0
+    (tmp_path / "feeds-link").symlink_to(tmp_path / "feeds")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('dir = "feeds"', f'dir = "{tmp_path}/feeds-link"'), "utf-8")
+
+    result = syndicator("build", config=config)
+
+    assert result.returncode == 0, result.stderr
+    assert "feeds.dir is now" not in result.stderr
+
+
+def test_feed_names_held_by_others_files_are_said_on_every_build(tmp_path):
+    config = site(tmp_path)
+    (tmp_path / "feeds").mkdir()
+    (tmp_path / "feeds" / "atom.xml").write_text("the operator's own", encoding="utf-8")
+    for _ in range(2):  # the note once; the count on every build
+        result = syndicator("build", config=config)
+        assert result.returncode == 0, result.stderr
+        assert "1 feed files not updated" in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     problems: list[PostError] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    taken: list[str] = field(default_factory=list)  # names we would write, held by others' files
 
 
 def build_site(
@@ -64,7 +66,7 @@ def build_site(
     now = now or datetime.now(UTC)
     index = PostIndex(config, state)
     try:
-        index.sync(full=full, paths=paths, progress=progress, allow_shrink=allow_shrink)
+        index.sync(full=full, paths=paths, progress=progress, allow_shrink=allow_shrink, now=now)
     except SyncRefusedError as error:
         raise BuildRefusedError(str(error)) from None
     last_build = index.last_build()
@@ -111,6 +113,7 @@ def build_site(
     # Only temporaries of names we write: one beside a file of someone else's is theirs.
     remove_stale_temporaries(config.feeds.dir, lambda names: names & (owned | (wanted - taken)))
     report.notices += _newly_taken(taken, index, config)
+    report.taken = sorted(taken)
     # Listed before they are written, so a kill between the two never leaves a file of
     # ours that we would not recognise; unlisted once the build no longer wants them.
     write_manifest(config.feeds.dir, owned | (wanted - taken))
@@ -146,22 +149,33 @@ def _refuse_shrinking(removed: set[str], owned: set[str], config: Config) -> Non
 def _forget_another_folder(config: Config, index: PostIndex, state: State) -> list[str]:
     """The state's list of the files we wrote is of one folder: when feeds.dir names
     another, a file there that happens to share a name (an ``rss.xml`` of the operator's)
-    is not ours. Only the new folder's own manifest is trusted; the old folder is left as
-    it is. Returns the notice to give, once."""
-    folder = str(config.feeds.dir)
+    is not ours. A file there with the very bytes we wrote (the old folder copied without
+    its hidden manifest) is; for the rest only the new folder's manifest is trusted. The
+    old folder is left as it is. Returns the notice to give, once."""
+    folder = os.path.realpath(config.feeds.dir)  # the same folder by another path is no move
     before = index.meta("feeds_dir")
     if before == folder:
         return []
     if before is None:  # a first build, or a state from before the folder was recorded
         index.set_meta("feeds_dir", folder)
         return []
-    with state.transaction():
-        state.forget_feed_files()
-        index.set_meta("feeds_dir", folder)
+    recorded = state.feed_files()
+    copied = {
+        name for name, digest in recorded.items() if _digest(config.feeds.dir / name) == digest
+    }
+    state.record_feed_files({}, sorted(set(recorded) - copied))
+    index.set_meta("feeds_dir", folder)  # after: killed between the two, the next build redoes it
     return [
         f"feeds.dir is now {folder}, was {before}: the feeds there were left as they are "
         "(remove them yourself once nothing serves them)"
     ]
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _taken(new: set[str], folder: Path) -> set[str]:

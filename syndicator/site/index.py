@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -54,7 +54,8 @@ READ_AGAIN_NS = 0
 SHRINK_MINIMUM = 5
 # The count a sync is compared with is the highest of the builds of the last day: deletions
 # spread over several rebuilds (an `rm -r` while the daemon watches) add up, and a site that
-# really shrinks is measured against its new size a day later.
+# shrinks a little at a time, each build going through, is measured against its new size a
+# day later. A loss of most at once is refused until `build --allow-shrink`, however long.
 SHRINK_BASELINE_SECONDS = 86_400.0
 PARALLEL_THRESHOLD = 1000
 CHUNK = 500
@@ -114,6 +115,7 @@ class PostIndex:
         paths: Collection[Path] | None = None,
         progress: Callable[[int, int], None] | None = None,
         allow_shrink: bool = False,
+        now: datetime | None = None,
     ) -> None:
         """Bring the index up to date with the post folders; with ``paths`` (what a file
         watcher reported), look at those files only instead of walking every folder.
@@ -128,6 +130,9 @@ class PostIndex:
                 f"post folder {missing[0]} is missing (posts.dirs): a typo, or a volume not "
                 "mounted? Nothing was removed; create the folder or fix posts.dirs"
             )
+        moment = (now or datetime.now(UTC)).timestamp()
+        # A state from before baselines were kept: the index as it stands is the measure.
+        baseline = self._shrink_baseline() or (self.shown(moment), moment)
         fingerprint = config_fingerprint(self.config)
         if full or self.meta("fingerprint") != fingerprint:
             with self.state.transaction() as db:
@@ -170,30 +175,36 @@ class PostIndex:
                 progress(done, len(to_read))
         self._apply([], [], deleted)
         if not allow_shrink:
-            self._refuse_shrinking()
+            self._refuse_shrinking(baseline[0], moment)
 
-    def _refuse_shrinking(self) -> None:
+    def _refuse_shrinking(self, before: int, now: float) -> None:
         """Counted after the sync, not from the files it deleted: a full rebuild, posts
-        broken in bulk and posts moved to another folder are then all judged alike, by the
-        posts there are against the posts there were."""
-        baseline = self._shrink_baseline()
-        if baseline is None:
-            return
-        usable = self.usable()
-        lost = baseline[0] - usable
-        if (usable == 0 and baseline[0] > 0) or (lost > SHRINK_MINIMUM and lost * 2 > baseline[0]):
+        broken, unpublished or dated in the future in bulk, and posts moved to another
+        folder are then all judged alike, by the posts shown against those shown before."""
+        shown = self.shown(now)
+        lost = before - shown
+        if (shown == 0 and before > 0) or (lost > SHRINK_MINIMUM and lost * 2 > before):
+            problems = len(self.problems())
             raise SyncRefusedError(
-                f"{usable} usable posts in {_folders(self.config)}, down from {baseline[0]} "
-                "when the feeds were built: posts deleted, moved out, unmounted or broken? "
-                "The feeds were left as they are; put the posts back, or if that is what you "
-                "meant, run `syndicator build --allow-shrink` once"
+                f"{_posts(shown)} to show in {_folders(self.config)}, down from {before} when "
+                "the feeds were last built"
+                + (
+                    f" ({_posts(problems)} with problems: `syndicator check` lists them)"
+                    if problems
+                    else ""
+                )
+                + ": posts deleted, moved out, unmounted, broken, unpublished or dated in the "
+                "future? The feeds were left as they are; put the posts back, or if that is "
+                "what you meant, run `syndicator build --allow-shrink` once"
             )
 
-    def usable(self) -> int:
-        """Posts a feed could show: read without a problem, not a copy of another (those
-        unpublished on purpose count too: unpublishing is not a loss)."""
+    def shown(self, now: float) -> int:
+        """Posts a feed shows at ``now``: read without a problem, published, dated by then,
+        not a copy of another."""
         count: int = self.db.execute(
-            "SELECT count(*) FROM post WHERE error IS NULL AND shadowed = 0"
+            "SELECT count(*) FROM post WHERE error IS NULL AND shadowed = 0 "
+            "AND data IS NOT NULL AND date_ts <= ?",
+            (now,),
         ).fetchone()[0]
         return count
 
@@ -206,12 +217,12 @@ class PostIndex:
 
     def _next_baseline(self, now: float, reset: bool) -> tuple[int, float]:
         """The day's highest count: kept while higher than now, unless a day old or reset."""
-        usable = self.usable()
+        shown = self.shown(now)
         baseline = self._shrink_baseline()
-        if reset or baseline is None or usable >= baseline[0]:
-            return usable, now
+        if reset or baseline is None or shown >= baseline[0]:
+            return shown, now
         if now - baseline[1] > SHRINK_BASELINE_SECONDS:
-            return usable, now
+            return shown, now
         return baseline
 
     def _known(self, paths: list[str] | None) -> dict[str, tuple[int, int, int, str]]:
@@ -524,6 +535,10 @@ def _unchanged(parsed: _Parsed, known: tuple[int, int, int, str] | None) -> bool
         and parsed.error is None
         and known[3] == parsed.sha256
     )
+
+
+def _posts(count: int) -> str:
+    return f"{count} post" if count == 1 else f"{count} posts"
 
 
 def _folders(config: Config) -> str:

@@ -237,9 +237,6 @@ class State:
     def feed_files(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT path, sha256 FROM feed_file"))
 
-    def forget_feed_files(self) -> None:
-        self.db.execute("DELETE FROM feed_file")
-
     def record_feed_files(self, written: dict[str, tuple[str, int]], removed: list[str]) -> None:
         with self.transaction() as db:
             db.executemany(
