@@ -171,6 +171,7 @@ class Daemon:
         self.stop_asked: float | None = None  # time.monotonic() of the stop signal
         self.said: set[str] = set()  # the last build's notices, logged when they first came
         self.watched: dict[Path, tuple[int, int]] = {}  # folder -> (device, inode) watched
+        self.watch_lock = threading.Lock()  # a reload and a rebuild may both re-arm the watch
 
     # Life cycle
 
@@ -425,8 +426,7 @@ class Daemon:
             if notice not in self.said:
                 log.warning("%s", notice)
         self.said = set(report.notices)
-        if self._watch_is_stale():
-            self._watch_posts()
+        self._watch_again_if_stale()
         if report.written or report.removed:
             log.info(
                 "feeds rebuilt: %d files written, %d unchanged, %d removed in %.3f s",
@@ -446,27 +446,35 @@ class Daemon:
             replace_existing=True,
         )
 
-    def _watch_is_stale(self) -> bool:
-        """Whether a post folder has come back, or is another one now (made again, mounted
-        over): a watch ends with the folder it was set on."""
-        if self.observer is None:
-            return False  # not watching at all (the daemon's parts, run one at a time)
-        ended = any(not emitter.is_alive() for emitter in self.observer.emitters)
-        return ended or self.watched != _folder_identities(self.config.posts.dirs)
+    def _watch_again_if_stale(self) -> None:
+        """Watch the post folders again when one has come back, or is another one now (made
+        again, mounted over): a watch ends with the folder it was set on. A failure here
+        (too many watches) is the watcher's, not the build's: the rescan still sees all."""
+        with self.watch_lock:
+            if self.observer is None:
+                return  # not watching at all (the daemon's parts, run one at a time)
+            ended = any(not emitter.is_alive() for emitter in list(self.observer.emitters))
+            if not ended and self.watched == _folder_identities(self.config.posts.dirs):
+                return
+        try:
+            self._watch_posts()
+        except OSError as error:
+            log.warning("post folders not watched again (the rescan still sees changes): %s", error)
 
     def _watch_posts(self) -> None:
-        if self.observer is not None:
-            self.observer.stop()
-        handler = _PostEvents(self.config.posts.extensions, self.request_rebuild)
-        observer = Observer()
-        # Checked at start and on reload; one that vanishes later is noticed by the rebuild,
-        # which then refuses to drop its posts, and watched again once a build finds it back.
-        self.watched = _folder_identities(self.config.posts.dirs)
-        for folder in self.watched:
-            observer.schedule(handler, str(folder), recursive=True)
-        observer.daemon = True
-        observer.start()
-        self.observer = observer
+        with self.watch_lock:
+            if self.observer is not None:
+                self.observer.stop()
+            handler = _PostEvents(self.config.posts.extensions, self.request_rebuild)
+            observer = Observer()
+            # Checked at start and on reload; one that vanishes later is noticed by the rebuild,
+            # which then refuses to drop its posts, and watched again once a build finds it back.
+            self.watched = _folder_identities(self.config.posts.dirs)
+            for folder in self.watched:
+                observer.schedule(handler, str(folder), recursive=True)
+            observer.daemon = True
+            observer.start()
+            self.observer = observer
 
     # The operator's hook: a job of its own, so a slow hook never holds up a rebuild
 

@@ -558,6 +558,7 @@ def test_commands_started_at_once_on_a_missing_state_all_work(tmp_path):
         ("/proc/self/x.db", "cannot create files in /proc/self"),
         ("va\\u0000r/state.db", "holds a NUL character"),
         ("loop/state.db", "cannot be followed (Symlink loop"),  # was a RuntimeError
+        ("{root}/loop/state.db", "cannot be followed (Symlink loop"),  # absolute, too
     ],
 )
 def test_a_state_path_that_cannot_work_is_one_line_for_every_command(tmp_path, state_path, problem):
@@ -565,7 +566,7 @@ def test_a_state_path_that_cannot_work_is_one_line_for_every_command(tmp_path, s
     (tmp_path / "blocker").write_text("a file, not a folder", encoding="utf-8")
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     text = config.read_text(encoding="utf-8").replace(
-        'path = "var/state.db"', f'path = "{state_path}"'
+        'path = "var/state.db"', f'path = "{state_path.format(root=tmp_path)}"'
     )
     config.write_text(text, encoding="utf-8")
     for command in ("check", "build", "poll", "status", "run"):
@@ -743,3 +744,45 @@ def test_feed_names_held_by_others_files_are_said_on_every_build(tmp_path):
         result = syndicator("build", config=config)
         assert result.returncode == 0, result.stderr
         assert "1 feed files not updated" in result.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_a_post_folder_closed_under_a_running_build_is_refused_naming_the_key(tmp_path):
+    """What the daemon's rebuild meets when a folder above the posts is closed while it
+    runs: a PermissionError, logged as "feeds not written … cannot write"."""
+    config = site(tmp_path)
+    assert syndicator("build", config=config).returncode == 0
+    script = (
+        "import sys\n"
+        "from syndicator.core.config import load_config\n"
+        "from syndicator.feeds.build import BuildRefusedError\n"
+        "from syndicator.refresh import build\n"
+        "from syndicator.state.db import State\n"
+        "config = load_config(__import__('pathlib').Path(sys.argv[1]))\n"
+        "config.posts.dirs[0].parent.chmod(0)\n"
+        "try:\n"
+        "    with State.open(config.state.path) as state:\n"
+        "        build(config, state)\n"
+        "except BuildRefusedError as error:\n"
+        "    print('refused:', error)\n"
+    )
+    posts = tmp_path / "closed" / "_posts"
+    posts.parent.mkdir()
+    (tmp_path / "_posts").rename(posts)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('dirs = ["_posts"]', 'dirs = ["closed/_posts"]'), "utf-8")
+    from support.processes import syndicator_environment
+
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", script, str(config)],
+            env=syndicator_environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=_without_read_override if os.geteuid() == 0 else None,
+        )
+    finally:
+        (tmp_path / "closed").chmod(0o755)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert f"refused: post folder {posts} cannot be looked at (posts.dirs)" in result.stdout

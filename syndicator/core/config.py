@@ -294,12 +294,11 @@ class _Reader:
     def path_value(self, value: str, key: str) -> Path:
         if "\x00" in value:
             raise self.fail(key, f"{value!r} holds a NUL character; no file name can")
-        if Path(value).is_absolute():
-            return Path(value)
         try:
-            return (self.base / value).resolve()
+            resolved = (self.base / value).resolve()  # an absolute value stays as given
         except (RuntimeError, OSError) as error:  # RuntimeError: a loop of links
             raise self.fail(key, f"{value!r} cannot be followed ({error})") from None
+        return Path(value) if Path(value).is_absolute() else resolved
 
     def absolute_url(self, value: str, key: str) -> str:
         parts = urlsplit(value)

@@ -60,10 +60,23 @@ def post_file_stats(
             yield location, folder, stat.st_size, stat.st_mtime_ns
 
 
-def missing_folders(config: Config) -> list[Path]:
-    """The post folders that are not there (a typo, a volume not mounted): reading them as
+def missing_folders(config: Config) -> list[str]:
+    """Why post folders cannot be read, one line each: not there (a typo, a volume not
+    mounted), or not to be looked at (a folder above closed to this user). Reading them as
     empty would take every post out of the feeds."""
-    return [folder for folder in config.posts.dirs if not folder.is_dir()]
+    problems = []
+    for folder in config.posts.dirs:
+        try:
+            if not folder.is_dir():
+                problems.append(
+                    f"post folder {folder} is missing (posts.dirs): a typo, or a volume not mounted?"
+                )
+        except OSError as error:
+            problems.append(
+                f"post folder {folder} cannot be looked at (posts.dirs): {error.strerror} on "
+                f"{error.filename}; has a folder above it been closed to this user?"
+            )
+    return problems
 
 
 def is_utf8(path: str) -> bool:

@@ -126,10 +126,7 @@ class PostIndex:
         posts are back or the shrink is allowed).
         """
         if missing := missing_folders(self.config):
-            raise SyncRefusedError(
-                f"post folder {missing[0]} is missing (posts.dirs): a typo, or a volume not "
-                "mounted? Nothing was removed; create the folder or fix posts.dirs"
-            )
+            raise SyncRefusedError(f"{missing[0]} Nothing was removed; fix that or posts.dirs")
         moment = (now or datetime.now(UTC)).timestamp()
         # A state from before baselines were kept: the index as it stands is the measure.
         baseline = self._shrink_baseline() or (self.shown(moment), moment)

@@ -153,8 +153,11 @@ def propose_upstream(found: DiscoveredFeed, categories: Iterable[str]) -> Upstre
     name = title or UNNAMED
     existing = {feed_slug(label): label for label in categories if label.strip()}
     slug = feed_slug(title) if title else ""
+    # The title's Latin words, hyphen-joined: the slug drops hyphens inside a word
+    # ("EU-News" is "eunews"), which would hide a category named "EU".
+    words = slug + " " + "-".join(re.findall(r"[a-z0-9]+", title.lower()))
     category = existing.get(slug) or next(
-        (label for key, label in sorted(existing.items()) if key and _names(slug, key)), None
+        (label for key, label in sorted(existing.items()) if key and _names(words, key)), None
     )
     return UpstreamConfig(name=name, url=found.url, category=category or slug or UNNAMED)
 

@@ -199,6 +199,7 @@ def test_discovery_refuses_a_host_behind_a_6to4_address_of_loopback(
     [
         ("Reuters World", "reuters-world"),  # "eu" is inside a word, not a word
         ("EU news", "eu"),
+        ("EU-News", "eu"),  # the slug is "eunews"
         ("News of the EU", "eu"),
         ("中国证券报要闻", "中国证券报"),  # no spaces between Chinese words
         ("中国证券报", "中国证券报"),
