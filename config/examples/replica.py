@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from html import escape
+from html import escape, unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -51,6 +51,11 @@ class Replica:
             body, media_type = self.pages[path]
             return 200, body, media_type
         return 404, b"not here", "text/plain"
+
+
+def html_unescape(text: str) -> str:
+    """HTML text as plain text: what a post's paragraph says."""
+    return unescape(text)
 
 
 def _json(value: object) -> bytes:
@@ -127,7 +132,7 @@ def corpus_records(corpus: Path) -> list[dict[str, str]]:
     then the original URL): what the site's own script read to write them."""
     records = []
     for path in sorted((corpus / "_posts").glob("*.md")):
-        found = _FRONT.match(path.read_text(encoding="utf-8"))
+        found = _FRONT.match(path.read_text(encoding="utf-8").lstrip())
         if not found or "\ncategories: emnews\n" not in f"\n{found.group(1)}\n":
             continue
         front = dict(line.split(": ", 1) for line in found.group(1).splitlines() if ": " in line)
@@ -135,8 +140,7 @@ def corpus_records(corpus: Path) -> list[dict[str, str]]:
         url = _URL_LINE.search(body)
         paragraphs = [p.strip() for p in body.split("\n\n") if p.strip()]
         if (
-            not url
-            or not paragraphs
+            not paragraphs
             or paragraphs[0].startswith(("<", ">"))
             or not front.get("date", "").strip()
         ):
@@ -147,7 +151,7 @@ def corpus_records(corpus: Path) -> list[dict[str, str]]:
                 "id": "NW" + path.stem.split("-", 3)[3],
                 "title": title,
                 "digest": f"【{title}】{paragraphs[0]}",
-                "url_w": url.group(1),
+                "url_w": url.group(1) if url else "",  # one post's script wrote "<>"
                 "showtime": front["date"].strip()[:19],
             }
         )
