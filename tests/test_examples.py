@@ -83,7 +83,7 @@ def test_the_example_configs_load() -> None:
 def test_the_rolling_news_example_writes_the_sites_posts(
     tmp_path: Path, start_replica: Start
 ) -> None:
-    data, base = start_replica()
+    _, base = start_replica()
     config = load_config(example_config(tmp_path, "emnews.toml", base))
     run_poll(config)
     folder = config.posts.dirs[0]
@@ -189,7 +189,7 @@ def test_a_full_text_source_reaches_the_served_feed(
 def test_a_news_page_source_reaches_the_served_feed(
     tmp_path: Path, start_replica: Start, daemon_runs: list[Any]
 ) -> None:
-    data, base = start_replica(count=3)
+    _, base = start_replica(count=3)
     url, run = run_daemon(tmp_path, "newspage.toml", base)
     daemon_runs.append(run)
     feed = f"{url}/categories/newspage/rss.xml"
