@@ -582,6 +582,8 @@ class _Reader:
                 "is required for this kind: a JMESPath expression to the list of items (json) "
                 'or a CSS selector of each item (html), such as "records" or "ul.news li"',
             )
+        if kind != "feed":
+            self.expression(items, prefix + "items", kind)
         fields = self.field_rules(self.table(table, "fields"), prefix + "fields.", kind)
         if kind == "feed" and (items or fields):
             raise self.fail(prefix + "items", 'items and fields are for kind = "json" or "html"')

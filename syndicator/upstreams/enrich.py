@@ -103,7 +103,10 @@ def with_full_text(
     yielded nothing. An entry without a link, or one robots.txt forbids, keeps its summary."""
     if not entry.link:
         return entry
-    if upstream.respect_robots and not robots.allowed(entry.link):
+    allowed, unreadable = robots.verdict(entry.link) if upstream.respect_robots else (True, None)
+    if unreadable:
+        return replace(entry, incomplete=f"its site's robots.txt cannot be read: {unreadable}")
+    if not allowed:
         log.info(
             "%s: %s: robots.txt forbids fetching it; the post keeps the summary "
             "(respect_robots = false fetches it all the same)",
@@ -139,30 +142,33 @@ def _get(fetcher: Fetcher, url: str) -> tuple[FetchResult | None, str]:
 class RobotsRules:
     """Each site's robots.txt, fetched once for the life of this object (one poll), read as
     RFC 9309 says: no file (4xx) allows everything; an unreachable one (5xx, no answer)
-    allows nothing."""
+    allows nothing for now, so the item waits for a later poll."""
 
     def __init__(self, fetcher: Fetcher) -> None:
         self._fetcher = fetcher
-        self._parsers: dict[str, RobotFileParser | None] = {}
+        self._rules: dict[str, RobotFileParser | str] = {}
 
-    def allowed(self, url: str) -> bool:
+    def verdict(self, url: str) -> tuple[bool, str | None]:
+        """(whether ``url`` may be fetched, why the site's robots.txt could not be read)."""
         parts = urlsplit(url)
         site = f"{parts.scheme}://{parts.netloc}"
-        if site not in self._parsers:
-            self._parsers[site] = self._read(site + "/robots.txt")
-        parser = self._parsers[site]
-        return parser is not None and parser.can_fetch(self._fetcher.user_agent, url)
+        if site not in self._rules:
+            self._rules[site] = self._read(site + "/robots.txt")
+        rules = self._rules[site]
+        if isinstance(rules, str):
+            return False, rules
+        return rules.can_fetch(self._fetcher.user_agent, url), None
 
-    def _read(self, url: str) -> RobotFileParser | None:
+    def _read(self, url: str) -> RobotFileParser | str:
         parser = RobotFileParser(url)
         try:
             result = self._fetcher.fetch_politely(url)
-        except FetchError:
-            return None
+        except FetchError as error:
+            return str(error)
         if 400 <= result.status < 500:
             parser.parse([])  # no rules: everything allowed
         elif result.status != 200:
-            return None
+            return f"{url} answered HTTP {result.status}"
         else:
             parser.parse(result.body.decode("utf-8", errors="replace").splitlines())
         return parser

@@ -29,7 +29,10 @@ _SPACE = re.compile(r"\s+")
 def extract_article(
     body: bytes, url: str, headers: Mapping[str, str], content_selector: str = ""
 ) -> str | None:
-    """The article's HTML, or None when the page yields no article."""
+    """The article's HTML, or None when the page yields no article (or is no page: an
+    image, a PDF, binary bytes)."""
+    if not _is_page(body, headers):
+        return None
     try:
         page = parse_page(body, url, headers)
     except NotAFeedError:
@@ -47,6 +50,14 @@ def extract_article(
     else:
         html = _extracted(lxml.html.tostring(page, encoding="unicode"), base) or ""
     return html if _visible_length(html) >= MIN_TEXT_CHARACTERS else None
+
+
+def _is_page(body: bytes, headers: Mapping[str, str]) -> bool:
+    media_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if media_type and not any(word in media_type.lower() for word in ("html", "xml", "text")):
+        return False
+    start = body[:1024]
+    return b"\x00" not in start or start.startswith((b"\xff\xfe", b"\xfe\xff"))
 
 
 def reveal_lazy_images(page: lxml.html.HtmlElement, base: str) -> None:

@@ -21,18 +21,25 @@ from syndicator.upstreams.items import cleaned, entry_from_fields
 from syndicator.upstreams.parse import NotAFeedError, UpstreamFeed
 
 EXCERPT_CHARACTERS = 300
+_MAX_INT_DIGITS = 4000
 
 
 def read_json(body: bytes, url: str) -> Any:
     """The JSON document in ``body``; NotAFeedError naming ``url`` if it is none."""
     try:
-        return json.loads(body.decode("utf-8-sig", errors="replace"))
+        return json.loads(body.decode("utf-8-sig", errors="replace"), parse_int=_integer)
     except RecursionError:
         raise NotAFeedError(f"{url}: the JSON is nested too deeply to read") from None
     except ValueError as error:
         raise NotAFeedError(
             f"{url} is not valid JSON ({error}); it starts: {document_excerpt(body)}"
         ) from None
+
+
+def _integer(digits: str) -> int | str:
+    """An integer; one too long for Python to convert (over 4300 digits) stays its digits,
+    rather than making the whole document unreadable."""
+    return int(digits) if len(digits) <= _MAX_INT_DIGITS else digits
 
 
 def document_excerpt(document: object) -> str:
@@ -119,10 +126,7 @@ def _as_text(value: object) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, int | float):
-        try:
-            return str(value)
-        except ValueError:  # an integer of more digits than Python converts
-            return None
+        return str(value)
     if isinstance(value, list):
         parts = [_as_text(part) for part in value]
         return "\n".join(one_line(part) for part in parts if part) or None
