@@ -237,7 +237,7 @@ def layout_blog(title: str, texts: list[str]) -> tuple[str, list[str]]:
         f"<div class='entry-content'>{_paragraphs(texts)}</div><div class='share'>{SHARE}</div></div>"
         f"<div id='comments'><h3>Comments</h3>{comments}</div><footer>{FOOTER}</footer></body></html>"
     )
-    return page, NAV_TEXT + [SHARE, FOOTER] + COMMENTS
+    return page, [*NAV_TEXT, SHARE, FOOTER, *COMMENTS]
 
 
 def layout_gb18030(title: str, texts: list[str]) -> tuple[str, list[str]]:
