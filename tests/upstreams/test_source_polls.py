@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from support.processes import syndicator
@@ -402,3 +403,45 @@ def test_preview_names_the_expression_that_matched_nothing(
     assert 'items = "records" matched nothing' in done.stdout
     assert '{"rows": [{"x": 1}]}' in done.stdout
     assert syndicator("preview", "nope", config=config.path).returncode == 2
+
+
+def test_a_json_api_is_fetched_with_conditional_get(tmp_path: Path, server: HostileServer) -> None:
+    seen: list[str | None] = []
+
+    def handle(request: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+        seen.append(request.headers.get("If-None-Match"))
+        if request.headers.get("If-None-Match") == '"v1"':
+            request.send_response(304)
+            request.send_header("ETag", '"v1"')
+            request.end_headers()
+            return
+        send(request, records(1), "application/json", {"ETag": '"v1"'})
+
+    url = server.route("/list", handle)
+    config = make_site(tmp_path, api_block(url))
+    run_poll(config)
+    report, _ = run_poll(config)
+    assert seen == [None, '"v1"']
+    assert report.outcomes[0].result == "unchanged"
+    assert list(posts(config)) == ["2022-06-02-202206022400000001.md"]
+
+
+def test_a_paginated_api_is_read_from_its_first_page(tmp_path: Path, server: HostileServer) -> None:
+    """The newest items are on the first page, which the upstream's URL names; the pages
+    after it are never asked for (a poll is one request for the list)."""
+
+    def handle(request: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+        page = int(parse_qs(urlsplit(request.path).query)["page"][0])
+        listing = json.loads(records(2 * page - 1, 2 * page))["records"]
+        body = {"data": {"page": page, "pages": 5, "list": listing, "next": f"?page={page + 1}"}}
+        send(request, json.dumps(body, ensure_ascii=False).encode(), "application/json")
+
+    url = server.route("/list", handle) + "?page=1&size=2"
+    block = api_block(url).replace('items = "records"', 'items = "data.list"')
+    config = make_site(tmp_path, block)
+    run_poll(config)
+    assert list(posts(config)) == [
+        "2022-06-02-202206022400000001.md",
+        "2022-06-02-202206022400000002.md",
+    ]
+    assert server.requests == ["/list?page=1&size=2"]
