@@ -80,6 +80,8 @@ def import_entries(
     with state.transaction():
         for imported, text in pending:
             state.record_entry(imported, pending_text=text)
+            if upstream.enriched:  # failed fetches of an entry now recorded are history
+                state.forget_enrichment_failures(upstream.key, imported.entry_key)
     posts = [(imported, text) for imported, text in pending if text is not None]
     written = []
     for imported, text in posts:

@@ -445,3 +445,20 @@ def test_a_paginated_api_is_read_from_its_first_page(tmp_path: Path, server: Hos
         "2022-06-02-202206022400000002.md",
     ]
     assert server.requests == ["/list?page=1&size=2"]
+
+
+def test_a_detail_that_fails_once_is_fetched_again_and_forgotten(
+    tmp_path: Path, server: HostileServer
+) -> None:
+    failing = {"202206022400000001"}
+    url = server.route("/list", answer(records(1), "application/json"))
+    detail = server.route("/detail", detail_handler(failing))  # type: ignore[arg-type]
+    config = make_site(tmp_path, api_block(url, detail=detail))
+    run_poll(config)
+    assert posts(config) == {}
+    failing.clear()
+    run_poll(config)
+    [text] = posts(config).values()
+    assert "<p>正文202206022400000001</p>" in text
+    with State.open(config.state.path) as state:
+        assert state.db.execute("SELECT count(*) FROM enrichment_attempt").fetchone() == (0,)
