@@ -37,12 +37,12 @@ def start_replica() -> Iterator[Start]:
     """Starts the replica of the examples' upstreams; gives (its data, its base URL)."""
     servers = []
 
-    def start(count: int = 5, corpus: Path | None = None) -> tuple[Any, str]:
+    def start(count: int = 5, corpus: Path | None = None, shape: str = "list") -> tuple[Any, str]:
         data = replica.Replica()
         server = replica.serve(data)
         servers.append(server)
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        filled = replica.example_replica(base, count=count, corpus=corpus)
+        filled = replica.example_replica(base, count=count, corpus=corpus, shape=shape)
         data.records, data.pages = filled.records, filled.pages
         return data, base
 
@@ -131,6 +131,41 @@ def test_the_rolling_news_example_reproduces_the_corpus_emnews_posts(
         assert _URL_LINE.findall(our_body) == _URL_LINE.findall(their_body)
         compared += 1
     assert compared == len(records) == len(written)
+
+
+def text_of(html: str) -> str:
+    """What HTML says, without its tags and whitespace."""
+    return re.sub(r"\s+", "", replica.html_unescape(re.sub(r"<[^<>]*>", "", html)))
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=CORPUS_MISSING)
+def test_with_a_detail_request_the_corpus_posts_of_the_detail_shape_are_reproduced(
+    tmp_path: Path, start_replica: Start
+) -> None:
+    """The site's later emnews posts took their body from a detail request per item: the same
+    example with [upstreams.detail] writes them, the article's HTML sanitized."""
+    data, base = start_replica(corpus=CORPUS, shape="detail")
+    assert len(data.records) == 2
+    extra = {
+        "upstreams.detail.url": f'"{base}/api/detail?id=NW{{id}}"',
+        "upstreams.detail.content": '"data.content"',
+    }
+    config = load_config(example_config(tmp_path, "emnews.toml", base, extra))
+    run_poll(config)
+    written = {path.name: path for path in config.posts.dirs[0].glob("*.md")}
+    assert len(written) == 2
+    for record in data.records:
+        name = f"{record['showtime'][:10]}-{record['id'].removeprefix('NW')}.md"
+        theirs, their_body = front_matter(CORPUS / "_posts" / name)
+        ours, our_body = front_matter(written[name])
+        assert (title_of(ours), date_of(ours)) == (title_of(theirs), date_of(theirs))
+        assert (ours["categories"], ours["tags"]) == (theirs["categories"], theirs["tags"])
+        quote, article = (p.strip() for p in their_body.split("\n\n")[:2])
+        assert text_of(quote.removeprefix("> ")) in text_of(our_body)  # the digest's text
+        assert text_of(article) in text_of(our_body)  # the article, every word of it
+        assert "style=" not in our_body and "<!--" not in our_body  # sanitized
+        assert ATTRIBUTION in our_body
+        assert _URL_LINE.findall(our_body) == _URL_LINE.findall(their_body)
 
 
 def served_entries(url: str) -> list[Any]:

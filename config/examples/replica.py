@@ -127,9 +127,11 @@ def made_up_records() -> list[dict[str, str]]:
     ]
 
 
-def corpus_records(corpus: Path) -> list[dict[str, str]]:
-    """The API's records rebuilt from a corpus's emnews posts of the simple shape (the digest,
-    then the original URL): what the site's own script read to write them."""
+def corpus_records(corpus: Path, shape: str = "list") -> list[dict[str, str]]:
+    """The API's records rebuilt from a corpus's emnews posts: what the site's own script read
+    to write them. ``shape`` "list": the posts made from the list alone (the digest, then the
+    original URL); "detail": those whose body came from a detail request (the digest quoted,
+    then the article's HTML), each record with that HTML as the detail's ``content``."""
     records = []
     for path in sorted((corpus / "_posts").glob("*.md")):
         found = _FRONT.match(path.read_text(encoding="utf-8").lstrip())
@@ -139,22 +141,22 @@ def corpus_records(corpus: Path) -> list[dict[str, str]]:
         body = found.group(2)
         url = _URL_LINE.search(body)
         paragraphs = [p.strip() for p in body.split("\n\n") if p.strip()]
-        if (
-            not paragraphs
-            or paragraphs[0].startswith(("<", ">"))
-            or not front.get("date", "").strip()
-        ):
-            continue  # the detail shape (a quote and the article's HTML), or a broken post
+        if not paragraphs or not json.loads(front.get("title", '""')) or not front["date"].strip():
+            continue  # the corpus's one broken post: no title, no date
+        quoted = paragraphs[0].startswith("> ")
+        if quoted != (shape == "detail"):
+            continue
         title = json.loads(front["title"])
-        records.append(
-            {
-                "id": "NW" + path.stem.split("-", 3)[3],
-                "title": title,
-                "digest": f"【{title}】{paragraphs[0]}",
-                "url_w": url.group(1) if url else "",  # one post's script wrote "<>"
-                "showtime": front["date"].strip()[:19],
-            }
-        )
+        record = {
+            "id": "NW" + path.stem.split("-", 3)[3],
+            "title": title,
+            "digest": f"【{title}】{paragraphs[0].removeprefix('> ')}",
+            "url_w": url.group(1) if url else "",  # one post's script wrote "<>"
+            "showtime": front["date"].strip()[:19],
+        }
+        if quoted:
+            record["content"] = paragraphs[1]
+        records.append(record)
     return records
 
 
@@ -222,7 +224,9 @@ def news_list_page(count: int) -> bytes:
     return page.encode("gb18030")
 
 
-def example_replica(base: str, count: int = 5, corpus: Path | None = None) -> Replica:
+def example_replica(
+    base: str, count: int = 5, corpus: Path | None = None, shape: str = "list"
+) -> Replica:
     """The replica the example configs read, its URLs under ``base``."""
     pages = {
         f"/articles/{n}.html": (article_page(n), "text/html; charset=utf-8")
@@ -230,7 +234,7 @@ def example_replica(base: str, count: int = 5, corpus: Path | None = None) -> Re
     }
     pages["/summary.xml"] = (summary_feed(base, count), "application/rss+xml")
     pages["/news/list.html"] = (news_list_page(count), "text/html")
-    records = corpus_records(corpus) if corpus else made_up_records()
+    records = corpus_records(corpus, shape) if corpus else made_up_records()
     return Replica(records=records, pages=pages)
 
 
