@@ -267,3 +267,17 @@ def test_per_host_delay_defaults_to_a_second_and_may_be_zero(tmp_path: Path) -> 
     assert parse_config(dict(SITE), path).polling.per_host_delay == 1.0
     raw = {**SITE, "polling": {"per_host_delay": 0}}
     assert parse_config(raw, path).polling.per_host_delay == 0.0
+
+
+def test_author_image_and_content_fields() -> None:
+    fields = {
+        "title": FieldRule("t"),
+        "content": FieldRule("body"),
+        "author": FieldRule("by.name"),
+        "image": FieldRule("pic"),
+    }
+    record = {"t": "x", "body": "<p>正文</p>", "by": {"name": " 记者\n张三 "}, "pic": "/i.jpg"}
+    body = json.dumps({"records": [record]}).encode()
+    [entry] = parse_json_source(body, API, json_upstream(fields=fields), CHINA).entries
+    assert entry.author == "记者 张三"
+    assert entry.content_html == '<p><img src="http://api.example/i.jpg" alt=""></p><p>正文</p>'
