@@ -462,3 +462,35 @@ def test_a_detail_that_fails_once_is_fetched_again_and_forgotten(
     assert "<p>正文202206022400000001</p>" in text
     with State.open(config.state.path) as state:
         assert state.db.execute("SELECT count(*) FROM enrichment_attempt").fetchone() == (0,)
+
+
+def test_a_news_page_with_a_detail_page_per_item(tmp_path: Path, server: HostileServer) -> None:
+    listing = (
+        '<html><body><ul><li data-id="7"><a href="/a/7">七</a></li>'
+        '<li data-id="8"><a href="/a/8">八</a></li></ul></body></html>'
+    ).encode()
+    server.route("/list.html", answer(listing, "text/html; charset=utf-8"))
+    for n in (7, 8):
+        page = f'<html><body><div class="text"><p>第{n}篇的正文</p></div><time>2022-06-0{n - 5}T08:00:00+08:00</time></body></html>'
+        server.route(f"/detail/{n}", answer(page.encode(), "text/html; charset=utf-8"))
+    block = f"""
+[[upstreams]]
+name = "Page"
+kind = "html"
+url = "{server.url("/list.html")}"
+category = "page"
+items = "li"
+[upstreams.fields]
+id = "@data-id"
+title = "a"
+link = "a@href"
+[upstreams.detail]
+url = "{server.url("/detail/")}{{id}}"
+content = "div.text"
+date = "time"
+"""
+    config = make_site(tmp_path, block)
+    run_poll(config)
+    texts = {front_title(t): t for t in posts(config).values()}
+    assert "<p>第7篇的正文</p>" in texts["七"] and "date: 2022-06-02 08:00:00 +0800" in texts["七"]
+    assert "<p>第8篇的正文</p>" in texts["八"] and f"<{server.url('/a/8')}>" in texts["八"]
