@@ -588,6 +588,13 @@ class _Reader:
         if kind == "feed" and (items or fields):
             raise self.fail(prefix + "items", 'items and fields are for kind = "json" or "html"')
         detail = self.detail(table, prefix, kind, fields)
+        if kind == "feed" and "date_format" in table:
+            raise self.fail(
+                prefix + "date_format",
+                'is for kind = "json" or "html" (a feed\'s dates are RFC 822 or ISO 8601)',
+            )
+        if table.get("content_selector") and not table.get("full_text"):
+            raise self.fail(prefix + "content_selector", "is used only with full_text = true")
         keep, block = (self.string(table, key, prefix, "") for key in ("keep", "block"))
         for key, pattern in (("keep", keep), ("block", block)):
             if pattern:

@@ -75,6 +75,7 @@ def _extracted(html: str, url: str) -> str | None:
     # Imported here: trafilatura and its dependencies cost 0.17 s and several MB, which a
     # daemon with no full-text upstream never needs.
     import trafilatura
+
     extracted = None
     for precise in (True, False):
         extracted = trafilatura.extract(

@@ -12,6 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+# Hosts remembered before those idle past their pause are forgotten: a feed linking to
+# thousands of hosts must not grow the gate for the daemon's whole life.
+MAX_HOSTS = 1000
+
 
 class HostGate:
     """Turns per host: ``turn(url)`` waits until no other request to the URL's host is under
@@ -27,6 +31,8 @@ class HostGate:
     def turn(self, url: str) -> Iterator[None]:
         host = host_of(url)
         with self._lock:
+            if host not in self._hosts and len(self._hosts) >= MAX_HOSTS:
+                self._forget_idle_hosts()
             host_lock = self._hosts.setdefault(host, threading.Lock())
         with host_lock:
             with self._lock:
@@ -38,6 +44,17 @@ class HostGate:
             finally:
                 with self._lock:
                     self._last_end[host] = time.monotonic()
+
+    def _forget_idle_hosts(self) -> None:
+        """Forget the hosts no request waits for or holds whose pause is over (under _lock)."""
+        now = time.monotonic()
+        for host, lock in list(self._hosts.items()):
+            if not lock.locked() and self._last_end.get(host, 0.0) + self.delay <= now:
+                del self._hosts[host]
+                self._last_end.pop(host, None)
+
+    def __len__(self) -> int:
+        return len(self._hosts)
 
 
 def host_of(url: str) -> str:

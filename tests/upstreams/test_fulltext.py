@@ -87,3 +87,11 @@ def test_what_is_not_a_page_yields_nothing() -> None:
     page = replica.article_page(3)
     assert extract_article(page, URL, {"Content-Type": "application/pdf"}) is None
     assert extract_article(page, URL, {"Content-Type": "text/html; charset=utf-8"}) is not None
+
+
+def test_the_gate_forgets_idle_hosts() -> None:
+    gate = HostGate(delay=0)
+    for n in range(3000):
+        with gate.turn(f"http://host{n}.example/"):
+            pass
+    assert len(gate) <= 1000

@@ -281,3 +281,14 @@ def test_author_image_and_content_fields() -> None:
     [entry] = parse_json_source(body, API, json_upstream(fields=fields), CHINA).entries
     assert entry.author == "记者 张三"
     assert entry.content_html == '<p><img src="http://api.example/i.jpg" alt=""></p><p>正文</p>'
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [({"date_format": "%Y"}, "date_format"), ({"content_selector": "div"}, "content_selector")],
+)
+def test_keys_that_would_do_nothing_are_named(
+    tmp_path: Path, table: dict[str, object], key: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"\(U\)\.{key}"):
+        upstream_config(tmp_path, **table)
