@@ -77,10 +77,31 @@ def test_one_request_at_a_time_per_host_and_a_pause_between() -> None:
         spans = sorted((s, e) for h, s, e in ends if h == host)
         gaps = [later[0] - earlier[1] for earlier, later in itertools.pairwise(spans)]
         assert len(gaps) == 3 and min(gaps) >= 0.045
-    # Two hosts are not kept waiting for each other: both started before either's second turn.
-    firsts = [min(s for h, s, _ in ends if h == host) for host in "ab"]
-    seconds = sorted(s for h, s, _ in ends)[2:]
-    assert max(firsts) < min(seconds)
+
+
+def test_another_host_does_not_wait_for_a_busy_one() -> None:
+    gate = HostGate(delay=60)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with gate.turn("http://slow.example/a"):
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(30)
+
+    def visit() -> None:
+        with gate.turn("http://fast.example/b"):
+            pass
+
+    other = threading.Thread(target=visit)
+    other.start()
+    other.join(30)
+    assert not other.is_alive()  # got its turn while slow.example's was held
+    release.set()
+    holder.join(30)
 
 
 def test_what_is_not_a_page_yields_nothing() -> None:
