@@ -380,6 +380,27 @@ def fail_with_problems(message: str) -> NoReturn:
 
 
 @main.command()
+@click.argument("name")
+@click.pass_obj
+def preview(context: Context, name: str) -> None:
+    """Fetch upstream NAME once and print each item as the post it would become; writes and
+    records nothing."""
+    from syndicator.upstreams.poll import make_fetcher
+    from syndicator.upstreams.preview import preview_lines
+
+    config = context.config
+    upstream = next((u for u in config.upstreams if u.name == name), None)
+    if upstream is None:
+        fail(f"no upstream named {name!r} in {config.path}; `syndicator status` lists them")
+    with make_fetcher(config) as fetcher:
+        lines, readable = preview_lines(config, upstream, fetcher)
+    for line in lines:
+        click.echo(line)
+    if not readable:
+        exit_now(EXIT_PROBLEMS)
+
+
+@main.command()
 @click.pass_obj
 def run(context: Context) -> None:
     """The daemon: scheduler and HTTP server until SIGTERM/SIGINT; SIGHUP reloads the config."""

@@ -58,6 +58,7 @@ def poll(
         current_row,
         date_zones,
         fetch_upstream,
+        known_entries,
     )
 
     report = PollReport(recovered=recover(config, state, writing))
@@ -69,6 +70,8 @@ def poll(
                 current_row(state, u),
                 config.site.timezone,
                 date_zones(config, u),
+                u,
+                known_entries(config, state, u),
             )
             for u in upstreams
         }
@@ -91,10 +94,21 @@ def poll_one(
 ) -> PollOutcome:
     """Fetch one upstream, then apply its answer; the caller rebuilds the feeds for
     ``outcome.written`` (the daemon gathers several polls into one build)."""
-    from syndicator.upstreams.poll import apply_fetched, current_row, date_zones, fetch_upstream
+    from syndicator.upstreams.poll import (
+        apply_fetched,
+        current_row,
+        date_zones,
+        fetch_upstream,
+        known_entries,
+    )
 
     fetched = fetch_upstream(
-        fetcher, current_row(state, upstream), config.site.timezone, date_zones(config, upstream)
+        fetcher,
+        current_row(state, upstream),
+        config.site.timezone,
+        date_zones(config, upstream),
+        upstream,
+        known_entries(config, state, upstream),
     )
     with writing():
         # Read again under the lock: another process may have polled it meanwhile.

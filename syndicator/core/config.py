@@ -107,6 +107,9 @@ class PollingConfig:
     # Zone abbreviation → the UTC offset upstreams mean by it ("CST" → "+08:00"): dates read
     # it so before feedparser and email.utils would (as US Central Time, for CST).
     zones: tuple[tuple[str, str], ...] = ()
+    # Seconds between two requests to one host for items' detail requests and full text
+    # (one at a time per host, besides): politeness towards sites that are not feeds.
+    per_host_delay: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,30 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     max_age: float = 60.0  # Cache-Control max-age for served files
+
+
+UPSTREAM_KINDS = ("feed", "json", "html")
+ITEM_FIELDS = ("id", "title", "link", "date", "summary", "content", "author", "image")
+POST_NAME_FIELDS = ("date", "id", "slug", "hash")
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """Where an item's field is found: a JMESPath expression (``kind = "json"``) or a CSS
+    selector, with ``@attribute`` for an attribute (``kind = "html"``); ``remove`` is a
+    regular expression whose every match is deleted from the value (``^【[^】]*】``)."""
+
+    source: str
+    remove: str | None = None
+
+
+@dataclass(frozen=True)
+class DetailConfig:
+    """A request per new item: ``url`` a template over the item's fields, ``fields`` read
+    from its answer and taking the place of the item's own."""
+
+    url: str
+    fields: tuple[tuple[str, FieldRule], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,6 +152,23 @@ class UpstreamConfig:
     interval: float | None = None
     id: str | None = None
     zones: tuple[tuple[str, str], ...] = ()  # over [polling] zones, for this upstream
+    kind: str = "feed"  # feed, json or html
+    items: str = ""  # json: a JMESPath to the list of items; html: a CSS selector
+    fields: tuple[tuple[str, FieldRule], ...] = ()
+    date_format: str = ""  # strftime, for dates neither ISO 8601 nor RFC 822
+    timezone: ZoneInfo | None = None  # for dates without an offset; None: the site's
+    detail: DetailConfig | None = None
+    full_text: bool = False
+    content_selector: str = ""  # the article's element, instead of the extractor's guess
+    respect_robots: bool = True
+    post_name: str = ""  # a template over {date} {id} {slug} {hash}; "": title slug and hash
+    keep: str = ""  # only items whose title or summary match
+    block: str = ""  # no item whose title or summary match
+
+    @property
+    def enriched(self) -> bool:
+        """Whether each new item needs requests of its own (a detail request, full text)."""
+        return self.detail is not None or self.full_text
 
     @property
     def key(self) -> str:
@@ -290,6 +334,13 @@ class _Reader:
             return parse_duration(table.get(key, default))
         except ValueError as error:
             raise self.fail(prefix + key, str(error)) from None
+
+    def delay(self, table: dict[str, Any], key: str, prefix: str, default: float) -> float:
+        """A duration that may be zero."""
+        value = table.get(key, default)
+        if value == 0 and not isinstance(value, bool):
+            return 0.0
+        return self.duration(table, key, prefix, default)
 
     def path_value(self, value: str, key: str) -> Path:
         if "\x00" in value:
@@ -466,6 +517,7 @@ class _Reader:
                 table, "allow_private_addresses", "polling.", d.allow_private_addresses
             ),
             zones=self.zones(table, "polling.", site_zones(site.timezone)),
+            per_host_delay=self.delay(table, "per_host_delay", "polling.", d.per_host_delay),
         )
         if polling.min_interval > polling.max_interval:
             raise self.fail("polling.min_interval", "is more than polling.max_interval")
@@ -526,6 +578,33 @@ class _Reader:
         upstream_id = self.string(table, "id", prefix, "").strip() if "id" in table else None
         if upstream_id == "":
             raise self.fail(prefix + "id", "must not be empty (or leave it out: the URL is used)")
+        kind = self.string(table, "kind", prefix, "feed")
+        if kind not in UPSTREAM_KINDS:
+            raise self.fail(prefix + "kind", f'must be "feed", "json" or "html", not {kind!r}')
+        items = self.string(table, "items", prefix, "")
+        if kind != "feed" and not items:
+            raise self.fail(
+                prefix + "items",
+                "is required for this kind: a JMESPath expression to the list of items (json) "
+                'or a CSS selector of each item (html), such as "records" or "ul.news li"',
+            )
+        if kind != "feed":
+            self.expression(items, prefix + "items", kind)
+        fields = self.field_rules(self.table(table, "fields"), prefix + "fields.", kind)
+        if kind == "feed" and (items or fields):
+            raise self.fail(prefix + "items", 'items and fields are for kind = "json" or "html"')
+        detail = self.detail(table, prefix, kind, fields)
+        if kind == "feed" and "date_format" in table:
+            raise self.fail(
+                prefix + "date_format",
+                'is for kind = "json" or "html" (a feed\'s dates are RFC 822 or ISO 8601)',
+            )
+        if table.get("content_selector") and not table.get("full_text"):
+            raise self.fail(prefix + "content_selector", "is used only with full_text = true")
+        keep, block = (self.string(table, key, prefix, "") for key in ("keep", "block"))
+        for key, pattern in (("keep", keep), ("block", block)):
+            if pattern:
+                self.regex(pattern, prefix + key, needs_source=False)
         return UpstreamConfig(
             name=name,
             url=url,
@@ -534,7 +613,144 @@ class _Reader:
             interval=interval,
             id=upstream_id,
             zones=self.zones(table, prefix, ()),
+            kind=kind,
+            items=items,
+            fields=fields,
+            date_format=self.date_format(table, prefix),
+            timezone=self.zone(table, prefix) if "timezone" in table else None,
+            detail=detail,
+            full_text=self.boolean(table, "full_text", prefix, False),
+            content_selector=self.selector(table, "content_selector", prefix),
+            respect_robots=self.boolean(table, "respect_robots", prefix, True),
+            post_name=self.post_name(table, prefix),
+            keep=keep,
+            block=block,
         )
+
+    def field_rules(
+        self, table: dict[str, Any], prefix: str, kind: str, extra: frozenset[str] = frozenset()
+    ) -> tuple[tuple[str, FieldRule], ...]:
+        """``[upstreams.fields]``: each field an expression, or ``{ from = "…", remove = "…" }``."""
+        rules = []
+        for name, value in table.items():
+            if name in extra:
+                continue
+            key = prefix + name
+            if name not in ITEM_FIELDS:
+                raise self.fail(key, f"unknown field (expected one of: {', '.join(ITEM_FIELDS)})")
+            if isinstance(value, str):
+                rule = FieldRule(value)
+            elif isinstance(value, dict) and isinstance(value.get("from"), str):
+                self.no_unknown_keys(value, key + ".", {"from", "remove"})
+                remove = self.string(value, "remove", key + ".", "") or None
+                if remove:
+                    self.regex(remove, key + ".remove", needs_source=False)
+                rule = FieldRule(value["from"], remove)
+            else:
+                raise self.fail(
+                    key,
+                    'must be an expression string or a table { from = "…", remove = "regex" }, '
+                    f"not {value!r}",
+                )
+            self.expression(rule.source, key, kind)
+            rules.append((name, rule))
+        return tuple(rules)
+
+    def expression(self, source: str, key: str, kind: str) -> None:
+        """Check a JMESPath expression or a CSS selector now, not at the first poll."""
+        if not source.strip():
+            raise self.fail(key, "must not be empty")
+        if kind == "json":
+            import jmespath
+            from jmespath.exceptions import ParseError
+
+            try:
+                jmespath.compile(source)
+            except ParseError as error:
+                raise self.fail(key, f"{source!r} is not a JMESPath expression: {error}") from None
+        elif kind == "html":
+            from cssselect import SelectorError, parse
+
+            selector = source.rpartition("@")[0] if "@" in source else source
+            try:
+                if selector.strip():
+                    parse(selector)
+            except SelectorError as error:
+                raise self.fail(key, f"{source!r} is not a CSS selector: {error}") from None
+
+    def detail(
+        self,
+        table: dict[str, Any],
+        prefix: str,
+        kind: str,
+        fields: tuple[tuple[str, FieldRule], ...],
+    ) -> DetailConfig | None:
+        if "detail" not in table:
+            return None
+        raw = self.table(table, "detail")
+        key = prefix + "detail."
+        if kind == "feed":
+            raise self.fail(key.rstrip("."), 'is for kind = "json" or "html"')
+        url = self.string(raw, "url", key, "")
+        if not url:
+            raise self.fail(key + "url", 'is required: a template such as "https://…?id={id}"')
+        known = {name for name, _ in fields}
+        try:
+            names = {n for _, n, _, _ in string.Formatter().parse(url) if n is not None}
+        except ValueError as error:
+            raise self.fail(key + "url", f"{url!r}: {error}") from None
+        if not names <= known:
+            missing = ", ".join(sorted(f"{{{n}}}" for n in names - known))
+            raise self.fail(
+                key + "url", f"{url!r} uses {missing}, which [upstreams.fields] does not map"
+            )
+        rules = self.field_rules(raw, key, kind, extra=frozenset({"url"}))
+        return DetailConfig(url=url, fields=rules)
+
+    def date_format(self, table: dict[str, Any], prefix: str) -> str:
+        value = self.string(table, "date_format", prefix, "")
+        if value and "%" not in value:
+            raise self.fail(prefix + "date_format", f'{value!r} is not strftime ("%Y-%m-%d …")')
+        return value
+
+    def zone(self, table: dict[str, Any], prefix: str) -> ZoneInfo:
+        name = self.string(table, "timezone", prefix, "")
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(
+                prefix + "timezone", f"unknown time zone {name!r} (e.g. Asia/Shanghai)"
+            ) from None
+
+    def selector(self, table: dict[str, Any], key: str, prefix: str) -> str:
+        value = self.string(table, key, prefix, "")
+        if value:
+            self.expression(value, prefix + key, "html")
+        return value
+
+    def post_name(self, table: dict[str, Any], prefix: str) -> str:
+        value = self.string(table, "post_name", prefix, "")
+        if not value:
+            return ""
+        try:
+            names = [n for _, n, spec, _ in string.Formatter().parse(value) if n is not None]
+        except ValueError as error:
+            raise self.fail(prefix + "post_name", f"{value!r}: {error}") from None
+        unknown = [n for n in names if n not in POST_NAME_FIELDS]
+        if unknown or not names:
+            raise self.fail(
+                prefix + "post_name",
+                f"{value!r}: use {{date}}, {{id}}, {{slug}} and {{hash}} only, at least one",
+            )
+        if "/" in value or "\\" in value:
+            raise self.fail(prefix + "post_name", f"{value!r}: a file name, not a path")
+        if not value.startswith("{date}-") or value == "{date}-":
+            raise self.fail(
+                prefix + "post_name",
+                f'{value!r} must start with "{{date}}-" and name more after it '
+                '(Jekyll reads only posts named YYYY-MM-DD-…), such as "{date}-{id}"',
+            )
+        return value
 
     def zones(
         self, table: dict[str, Any], prefix: str, default: tuple[tuple[str, str], ...]

@@ -124,6 +124,17 @@ MIGRATIONS: tuple[str, ...] = (
             AND other.imported_at <= imported_entry.imported_at
     );
     """,
+    """
+    -- Entries of upstreams that fetch more per item (a detail request, the full text) whose
+    -- fetch failed: how many polls tried, so that one is written with what it has at last.
+    CREATE TABLE enrichment_attempt (
+        upstream TEXT NOT NULL,
+        entry_key TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        PRIMARY KEY (upstream, entry_key)
+    );
+    """,
 )
 
 
@@ -347,6 +358,35 @@ class State:
         """Entries known per upstream, with a post or without (left out by ``backfill``)."""
         return dict(
             self.db.execute("SELECT upstream, count(*) FROM imported_entry GROUP BY upstream")
+        )
+
+    def entry_keys(self, upstream: str) -> frozenset[str]:
+        """The keys of every entry recorded for ``upstream``."""
+        return frozenset(
+            row[0]
+            for row in self.db.execute(
+                "SELECT entry_key FROM imported_entry WHERE upstream = ?", (upstream,)
+            )
+        )
+
+    def count_enrichment_failure(self, upstream: str, entry_key: str, error: str) -> int:
+        """Count one more failed poll for the entry's detail or full text; the count so far."""
+        self.db.execute(
+            "INSERT INTO enrichment_attempt (upstream, entry_key, attempts, last_error) "
+            "VALUES (?, ?, 1, ?) ON CONFLICT (upstream, entry_key) DO UPDATE SET "
+            "attempts = attempts + 1, last_error = excluded.last_error",
+            (upstream, entry_key, error),
+        )
+        row = self.db.execute(
+            "SELECT attempts FROM enrichment_attempt WHERE upstream = ? AND entry_key = ?",
+            (upstream, entry_key),
+        ).fetchone()
+        return int(row[0])
+
+    def forget_enrichment_failures(self, upstream: str, entry_key: str) -> None:
+        self.db.execute(
+            "DELETE FROM enrichment_attempt WHERE upstream = ? AND entry_key = ?",
+            (upstream, entry_key),
         )
 
     def has_entries(self, upstream: str) -> bool:

@@ -31,6 +31,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import LocationParseError, ReadTimeoutError
 
+from syndicator.upstreams.politeness import HostGate
+
 FetchErrorKind = Literal[
     "dns",
     "connect",
@@ -338,7 +340,11 @@ class Fetcher:
         max_bytes: int,
         allow_private_addresses: bool,
         max_redirects: int = 5,
+        per_host_delay: float = 0.0,
     ) -> None:
+        # Turns per host for the requests each item costs (detail, full text, robots.txt).
+        self.gate = HostGate(per_host_delay)
+        self.user_agent = user_agent
         self._timeout = timeout
         self._max_bytes = max_bytes
         self._guard = not allow_private_addresses
@@ -384,6 +390,11 @@ class Fetcher:
             response, final_url, permanent = self._follow(url, headers, context)
             body = self._read_body(url, final_url, response, context)
         return _result(response, final_url, permanent, body, etag, last_modified)
+
+    def fetch_politely(self, url: str) -> FetchResult:
+        """GET ``url`` in its host's turn (see HostGate); as ``fetch`` otherwise."""
+        with self.gate.turn(url):
+            return self.fetch(url)
 
     def _follow(
         self, url: str, headers: Mapping[str, str], context: _FetchContext

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # A hostile or broken feed (100,000 entries, new ids on every poll) is imported at most this
 # many entries a poll; the rest wait for the next one.
 MAX_NEW_ENTRIES_PER_POLL = 200
+# An entry whose detail request or full text failed waits for later polls this many times
+# in all, then is written with what it has (the list's summary).
+MAX_ENRICH_ATTEMPTS = 3
 
 
 def import_entries(
@@ -43,7 +46,7 @@ def import_entries(
     entries = list(feed.entries)
     older: list[UpstreamEntry] = []
     if new_upstream:
-        entries = _newest(entries)
+        entries = newest_entries(entries)
         entries, older = entries[: config.polling.backfill], entries[config.polling.backfill :]
     folder = config.posts.dirs[0]
     source = PostSource(upstream, row.current_url or row.url)
@@ -52,11 +55,14 @@ def import_entries(
     pending: list[tuple[ImportedEntry, str | None]] = []
     seen_keys: set[str] = set()
     planned_urls: dict[str, str] = {}  # original URL → post path, within this poll
+    taken: set[str] = set()  # post names given within this poll
     for entry in entries:
         if entry.key in seen_keys:
             continue
         seen_keys.add(entry.key)
-        planned = _plan_entry(config, state, upstream, source, entry, now, planned_urls)
+        if entry.incomplete and not _waited_enough(state, upstream, entry):
+            continue
+        planned = _plan_entry(config, state, upstream, source, entry, now, planned_urls, taken)
         if planned is None:
             continue
         if len(pending) >= MAX_NEW_ENTRIES_PER_POLL:
@@ -74,6 +80,8 @@ def import_entries(
     with state.transaction():
         for imported, text in pending:
             state.record_entry(imported, pending_text=text)
+            if upstream.enriched:  # failed fetches of an entry now recorded are history
+                state.forget_enrichment_failures(upstream.key, imported.entry_key)
     posts = [(imported, text) for imported, text in pending if text is not None]
     written = []
     for imported, text in posts:
@@ -98,13 +106,16 @@ def _plan_entry(
     entry: UpstreamEntry,
     now: datetime,
     planned_urls: dict[str, str],
+    taken: set[str],
 ) -> tuple[ImportedEntry, str | None] | None:
     """The record and post text for an entry that needs writing; the record alone for an
     article that already has a post in this category; None when there is nothing to do."""
     updated = rfc3339(entry.updated) if entry.updated else None
     known = state.imported_entry(upstream.key, entry.key)
     if known is not None:
-        if not known.post_path or not _is_newer(updated, known.entry_updated):
+        # An upstream that fetches more per item is not fetched again for an update: the
+        # list alone would put its summary in place of the full text.
+        if upstream.enriched or not known.post_path or not _is_newer(updated, known.entry_updated):
             return None
         if not known.guid_in_post:
             entry = replace(entry, guid=None)  # the id the post was given stays its id
@@ -124,7 +135,7 @@ def _plan_entry(
         entry_key=entry.key,
         category=upstream.category,
         original_url=entry.link,
-        post_path=duplicate or post_file_name(entry, date, upstream.name),
+        post_path=duplicate or _free_name(config, state, upstream, entry, date, taken),
         post_date=rfc3339(date),
         entry_updated=updated,
         imported_at=now.timestamp(),
@@ -142,6 +153,54 @@ def _plan_entry(
         entry = replace(entry, guid=None)
         record = replace(record, guid_in_post=False)
     return record, render_post(entry, source, date, config.attribution)
+
+
+def _waited_enough(state: State, upstream: UpstreamConfig, entry: UpstreamEntry) -> bool:
+    """Count a failed detail or full-text fetch of a new entry: whether it has waited for
+    enough polls to be written without it (logged either way)."""
+    if state.imported_entry(upstream.key, entry.key) is not None:
+        return False
+    reason = entry.incomplete or ""
+    attempts = state.count_enrichment_failure(upstream.key, entry.key, reason)
+    if attempts < MAX_ENRICH_ATTEMPTS:
+        log.warning(
+            "%s: %s: %s; tried again at the next poll (%d of %d)",
+            upstream.name,
+            entry.link or entry.key,
+            reason,
+            attempts,
+            MAX_ENRICH_ATTEMPTS,
+        )
+        return False
+    log.warning(
+        "%s: %s: %s, %d polls in a row; written with the list's summary",
+        upstream.name,
+        entry.link or entry.key,
+        reason,
+        attempts,
+    )
+    state.forget_enrichment_failures(upstream.key, entry.key)
+    return True
+
+
+def _free_name(
+    config: Config,
+    state: State,
+    upstream: UpstreamConfig,
+    entry: UpstreamEntry,
+    date: datetime,
+    taken: set[str],
+) -> str:
+    """The post's file name, by the upstream's ``post_name`` if it has one: never the name of
+    a file that exists, that the state records, or that this poll gave already (then the
+    hash is added)."""
+    name = post_file_name(entry, date, upstream.name, upstream.post_name)
+    if upstream.post_name and (
+        name in taken or (config.posts.dirs[0] / name).exists() or state.known_post_paths({name})
+    ):
+        name = post_file_name(entry, date, upstream.name, upstream.post_name + "-{hash}")
+    taken.add(name)
+    return name
 
 
 def _seen_only(upstream: UpstreamConfig, entry: UpstreamEntry, now: datetime) -> ImportedEntry:
@@ -167,7 +226,7 @@ def _is_newer(updated: str | None, recorded: str | None) -> bool:
     return datetime.fromisoformat(updated) > datetime.fromisoformat(recorded)
 
 
-def _newest(entries: list[UpstreamEntry]) -> list[UpstreamEntry]:
+def newest_entries(entries: list[UpstreamEntry]) -> list[UpstreamEntry]:
     """Newest first by date; if some entries have no date, the feed's own order (feeds
     are written newest first)."""
     if not all(e.published or e.updated for e in entries):

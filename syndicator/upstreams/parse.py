@@ -41,6 +41,11 @@ class UpstreamEntry:
     content_html: str
     published: datetime | None
     updated: datetime | None
+    author: str | None = None
+    # A JSON or HTML upstream's mapped fields, as read: what a detail URL template is filled with.
+    fields: tuple[tuple[str, str], ...] = ()
+    # Why a detail request or the full text failed: the entry waits for a later poll.
+    incomplete: str | None = None
 
 
 @dataclass(frozen=True)
@@ -277,6 +282,11 @@ def _offsets_for(text: str, offsets: Mapping[str, str]) -> str:
     return _ZONE_WORD.sub(lambda word: offsets.get(word.group().upper(), word.group()), text)
 
 
+def aware_date(text: str, zone: tzinfo) -> datetime | None:
+    """An RFC 3339 or RFC 822 date, in ``zone`` if it has no offset; None for anything else."""
+    return _aware_date(text, zone)
+
+
 def _aware_date(text: str, zone: tzinfo) -> datetime | None:
     """An RFC 3339 or RFC 822 date, in ``zone`` if it has no offset; None for anything else."""
     text = text.strip()
@@ -416,6 +426,35 @@ def _json_date(value: object, zone: tzinfo) -> datetime | None:
 # --- both ------------------------------------------------------------------------------------
 
 
+def make_entry(
+    *,
+    guid: str | None,
+    link: str | None,
+    title: str,
+    content_html: str,
+    published: datetime | None,
+    updated: datetime | None,
+    author: str | None = None,
+    fields: tuple[tuple[str, str], ...] = (),
+) -> UpstreamEntry:
+    """An entry from parts read by any parser: its key made, XML-forbidden characters dropped."""
+    return _make_entry(
+        guid=guid,
+        link=link,
+        title=title,
+        content_html=content_html,
+        published=published,
+        updated=updated,
+        author=author,
+        fields=fields,
+    )
+
+
+def absolute_link(link: str | None, base: str) -> str | None:
+    """``link`` made absolute against ``base``; None unless it is an http(s) URL."""
+    return _absolute(link, base)
+
+
 def _make_entry(
     *,
     guid: str | None,
@@ -424,6 +463,8 @@ def _make_entry(
     content_html: str,
     published: datetime | None,
     updated: datetime | None,
+    author: str | None = None,
+    fields: tuple[tuple[str, str], ...] = (),
 ) -> UpstreamEntry:
     # Characters XML forbids (NUL, lone surrogates from JSON escapes) would break writing the
     # post and building the feeds later; nothing legitimate is lost by dropping them here.
@@ -437,6 +478,8 @@ def _make_entry(
         content_html=content_html,
         published=published,
         updated=updated,
+        author=one_line(xml_safe(author)) or None if author else None,
+        fields=fields,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
@@ -18,8 +18,17 @@ from syndicator import __version__
 from syndicator.core.config import Config, UpstreamConfig
 from syndicator.core.text import excerpt
 from syndicator.state.db import State, UpstreamRow
+from syndicator.upstreams.enrich import enrich_entries
 from syndicator.upstreams.fetch import Fetcher, FetchError, FetchResult
-from syndicator.upstreams.importer import import_entries, write_pending
+from syndicator.upstreams.html_source import parse_html_source
+from syndicator.upstreams.importer import (
+    MAX_NEW_ENTRIES_PER_POLL,
+    import_entries,
+    newest_entries,
+    write_pending,
+)
+from syndicator.upstreams.items import kept
+from syndicator.upstreams.json_source import parse_json_source
 from syndicator.upstreams.parse import NotAFeedError, UpstreamFeed, parse_feed
 
 log = logging.getLogger(__name__)
@@ -73,6 +82,7 @@ def make_fetcher(config: Config) -> Fetcher:
         timeout=polling.timeout,
         max_bytes=polling.max_bytes,
         allow_private_addresses=polling.allow_private_addresses,
+        per_host_delay=polling.per_host_delay,
     )
 
 
@@ -132,8 +142,30 @@ def date_zones(config: Config, upstream: UpstreamConfig) -> dict[str, str]:
     return dict(config.polling.zones) | dict(upstream.zones)
 
 
+@dataclass(frozen=True)
+class Known:
+    """What the state knew of an upstream's entries before its fetch began: the fetch
+    thread reads no state, and asks this which items are new (to fetch their detail or full
+    text). ``keys`` is None for an upstream of which nothing is recorded yet."""
+
+    keys: frozenset[str] | None = None
+    backfill: int = 20
+
+
+def known_entries(config: Config, state: State, upstream: UpstreamConfig) -> Known:
+    """The ``Known`` of an upstream; empty for one that fetches nothing per item."""
+    if not upstream.enriched or not state.has_entries(upstream.key):
+        return Known(None, config.polling.backfill)
+    return Known(state.entry_keys(upstream.key), config.polling.backfill)
+
+
 def fetch_upstream(
-    fetcher: Fetcher, row: UpstreamRow, zone: tzinfo, zones: Mapping[str, str] | None = None
+    fetcher: Fetcher,
+    row: UpstreamRow,
+    zone: tzinfo,
+    zones: Mapping[str, str] | None = None,
+    upstream: UpstreamConfig | None = None,
+    known: Known | None = None,
 ) -> Fetched:
     url = row.current_url or row.url
     try:
@@ -145,10 +177,50 @@ def fetch_upstream(
     try:
         # The stored URL, not the one a temporary redirect led to: relative ids resolve
         # against it and must resolve the same way on every poll.
-        feed = parse_feed(result.body, url, result.headers, zone, zones)
+        feed = parse_source(result, url, zone, zones, upstream)
     except NotAFeedError as error:
         return Fetched(result=result, error=str(error), error_kind="not_a_feed")
+    if upstream is not None:
+        feed = _chosen_and_enriched(feed, upstream, fetcher, zone, known or Known())
     return Fetched(result=result, feed=feed)
+
+
+def parse_source(
+    result: FetchResult,
+    url: str,
+    zone: tzinfo,
+    zones: Mapping[str, str] | None,
+    upstream: UpstreamConfig | None,
+) -> UpstreamFeed:
+    """The answer read as the upstream's kind says: a feed, a JSON API, an HTML page."""
+    if upstream is not None and upstream.timezone is not None:
+        zone = upstream.timezone
+    if upstream is None or upstream.kind == "feed":
+        return parse_feed(result.body, url, result.headers, zone, zones)
+    if upstream.kind == "json":
+        return parse_json_source(result.body, url, upstream, zone)
+    return parse_html_source(result.body, url, result.headers, upstream, zone)
+
+
+def _chosen_and_enriched(
+    feed: UpstreamFeed, upstream: UpstreamConfig, fetcher: Fetcher, zone: tzinfo, known: Known
+) -> UpstreamFeed:
+    """The feed with the entries ``keep``/``block`` let through, and the new ones among them
+    given their detail and full text: of a new upstream, the newest ``backfill``; of one
+    known, at most a poll's worth, the rest left for the next poll."""
+    entries = kept(feed.entries, upstream)
+    if upstream.enriched:
+        if upstream.timezone is not None:
+            zone = upstream.timezone
+        if known.keys is None:
+            wanted = {e.key for e in newest_entries(entries)[: known.backfill]}
+        else:
+            new = [e for e in entries if e.key not in known.keys]
+            wanted = {e.key for e in new[:MAX_NEW_ENTRIES_PER_POLL]}
+            waiting = {e.key for e in new[MAX_NEW_ENTRIES_PER_POLL:]}
+            entries = [e for e in entries if e.key not in waiting]
+        entries = enrich_entries(entries, upstream, fetcher, zone, wanted)
+    return replace(feed, entries=tuple(entries))
 
 
 def apply_fetched(

@@ -24,6 +24,9 @@ from syndicator.core.text import one_line, xml_safe
 from syndicator.upstreams.parse import UpstreamEntry
 
 TITLE_SLUG_LENGTH = 40
+ID_LENGTH = 80
+MAX_NAME_LENGTH = 150
+_NAME_UNSAFE = re.compile(r"[^\w.-]+|\.{2,}")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _SAFE_SLUG = re.compile(r"[^\w-]+")
 _PLAIN_LABEL = re.compile(r"\w[\w.()-]*")
@@ -42,8 +45,9 @@ class PostSource:
     feed_url: str
 
 
-def post_file_name(entry: UpstreamEntry, date: datetime, upstream: str) -> str:
-    """``YYYY-MM-DD-<title slug>-<hash>.md``: bounded, safe, and the same for the same entry.
+def post_file_name(entry: UpstreamEntry, date: datetime, upstream: str, template: str = "") -> str:
+    """``YYYY-MM-DD-<title slug>-<hash>.md``: bounded, safe, and the same for the same entry;
+    or the upstream's ``post_name`` template over ``{date}``, ``{id}``, ``{slug}``, ``{hash}``.
 
     The hash of the entry's identity keeps two entries with one title apart; the title
     part is only for people reading the folder.  The identity includes the upstream's name:
@@ -52,8 +56,21 @@ def post_file_name(entry: UpstreamEntry, date: datetime, upstream: str) -> str:
     """
     digest = hashlib.sha256(f"{upstream}\0{entry.key}".encode()).hexdigest()[:12]
     title = _SAFE_SLUG.sub("", feed_slug(entry.title)[:TITLE_SLUG_LENGTH]) if entry.title else ""
+    if template:
+        return _templated_name(template, date, entry, title.strip("-_"), digest)
     stem = f"{title.strip('-_')}-{digest}" if title.strip("-_") else digest
     return f"{date:%Y-%m-%d}-{stem}.md"
+
+
+def _templated_name(
+    template: str, date: datetime, entry: UpstreamEntry, slug: str, digest: str
+) -> str:
+    """The template filled with parts that are each safe in a file name (word characters,
+    dots inside, hyphens) and bounded; an empty id stands as the hash."""
+    item_id = _NAME_UNSAFE.sub("-", entry.guid or "").strip(".-_")[:ID_LENGTH] or digest
+    name = template.format(date=f"{date:%Y-%m-%d}", id=item_id, slug=slug or digest, hash=digest)
+    name = _NAME_UNSAFE.sub("-", name).strip(".-")[:MAX_NAME_LENGTH].rstrip(".-")
+    return f"{name}.md"
 
 
 def render_post(
@@ -73,6 +90,8 @@ def render_post(
     ]
     if upstream.tags:
         lines.append(f"tags: {_labels(upstream.tags)}")
+    if entry.author:
+        lines.append(f"author: {_quoted(entry.author)}")
     lines.append(f"source: {_quoted(upstream.name)}")
     if entry.link:
         lines.append(f"source_url: {_quoted(entry.link)}")

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.site import CST
 
-from syndicator.core.config import UpstreamConfig
+from syndicator.core.config import AttributionConfig, UpstreamConfig
 from syndicator.feeds.entries import make_entry
 from syndicator.site.files import PostFile
 from syndicator.site.posts import load_post, make_post, split_front_matter
@@ -457,3 +457,35 @@ def test_body_renders_back_with_attribution_and_one_closing_line(config, content
     assert body_of(path).count(LINE) == 1  # the page the site renders names it once too
     assert made.categories == ("zhongguowangcaijing", "中国网财经新闻")
     assert made.published == DATE
+
+
+def test_an_author_is_written_quoted() -> None:
+    from dataclasses import replace
+
+    text = render_post(
+        replace(entry(), author='记者: "张三"'),
+        PostSource(UPSTREAM, FEED),
+        DATE,
+        AttributionConfig(),
+    )
+    front, _ = split_front_matter(Path("p.md"), text)
+    assert front["author"] == '记者: "张三"'
+
+
+@pytest.mark.parametrize(
+    ("template", "guid", "title", "name"),
+    [
+        ("{date}-{id}", "NW2022/../x y", "t", "2022-06-02-NW2022---x-y.md"),
+        ("{date}-{id}", None, "t", None),  # no id: the hash stands in
+        ("{date}-{slug}", "g", "Big News Today", "2022-06-02-big-news-today.md"),
+        ("{date}-{id}", "." * 300 + "a" * 300, "t", None),
+    ],
+)
+def test_post_name_templates_are_safe_and_bounded(
+    template: str, guid: str | None, title: str, name: str | None
+) -> None:
+    made = post_file_name(entry(guid=guid, title=title), DATE, "up", template)
+    if name is not None:
+        assert made == name
+    assert made.startswith("2022-06-02-") and made.endswith(".md") and "/" not in made
+    assert len(made) <= 153 and not re.search(r"[^\w.-]", made)

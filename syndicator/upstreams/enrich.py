@@ -1,0 +1,174 @@
+"""What each new item costs beyond the list: its detail request (``[upstreams.detail]``) and
+its full text (``full_text = true``), fetched through the same guarded Fetcher as the list,
+one request at a time per host with ``[polling] per_host_delay`` between them, and, for
+article pages, only where the site's robots.txt allows.
+
+An item whose request fails (or whose page yields no article) comes back ``incomplete``,
+with the reason; the importer lets it wait for a later poll a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import tzinfo
+from urllib.parse import quote, urlsplit
+from urllib.robotparser import RobotFileParser
+
+from syndicator.core.config import UpstreamConfig
+from syndicator.upstreams.fetch import Fetcher, FetchError, FetchResult
+from syndicator.upstreams.fulltext import extract_article
+from syndicator.upstreams.html_source import html_values, parse_page
+from syndicator.upstreams.items import entry_from_fields
+from syndicator.upstreams.json_source import document_excerpt, json_values, read_json
+from syndicator.upstreams.parse import NotAFeedError, UpstreamEntry, absolute_link
+
+log = logging.getLogger(__name__)
+
+
+def enrich_entries(
+    entries: Iterable[UpstreamEntry],
+    upstream: UpstreamConfig,
+    fetcher: Fetcher,
+    zone: tzinfo,
+    wanted: set[str],
+) -> list[UpstreamEntry]:
+    """The entries, those whose key is in ``wanted`` with their detail and full text."""
+    robots = RobotsRules(fetcher)
+    enriched = []
+    for entry in entries:
+        if entry.key in wanted:
+            if upstream.detail is not None:
+                entry = with_detail(entry, upstream, fetcher, zone)
+            if upstream.full_text and entry.incomplete is None:
+                entry = with_full_text(entry, upstream, fetcher, robots)
+        enriched.append(entry)
+    return enriched
+
+
+def detail_url(entry: UpstreamEntry, upstream: UpstreamConfig) -> str | None:
+    """The detail template filled with the item's fields, each percent-encoded; None when the
+    item lacks one of them or the result is not an http(s) URL."""
+    assert upstream.detail is not None
+    values = {name: quote(value, safe="") for name, value in entry.fields}
+    try:
+        url = upstream.detail.url.format_map(values)
+    except (KeyError, ValueError, IndexError):
+        return None
+    return absolute_link(url, upstream.url)
+
+
+def with_detail(
+    entry: UpstreamEntry, upstream: UpstreamConfig, fetcher: Fetcher, zone: tzinfo
+) -> UpstreamEntry:
+    """The entry with the detail answer's fields over its own; ``incomplete`` if that failed."""
+    assert upstream.detail is not None
+    url = detail_url(entry, upstream)
+    if url is None:
+        return replace(entry, incomplete=f"its detail URL ({upstream.detail.url}) cannot be made")
+    result, problem = _get(fetcher, url)
+    if result is None:
+        return replace(entry, incomplete=f"its detail request failed: {problem}")
+    rules = dict(upstream.detail.fields)
+    try:
+        if upstream.kind == "json":
+            document: object = read_json(result.body, url)
+            values = json_values(document, rules, url)
+        else:
+            page = parse_page(result.body, url, result.headers)
+            document = page.text_content()
+            values = html_values(page, rules)
+    except NotAFeedError as error:
+        return replace(entry, incomplete=f"its detail answer is unreadable: {error}")
+    if rules and not values:
+        said = ", ".join(f'{name} = "{rule.source}"' for name, rule in rules.items())
+        return replace(
+            entry,
+            incomplete=f"detail.{said} matched nothing in {url}, which starts: "
+            f"{document_excerpt(document)}",
+        )
+    merged = dict(entry.fields) | values
+    fresh = entry_from_fields(
+        merged, upstream.url, upstream, zone, summary_is_html=upstream.kind == "html"
+    )
+    # The item's identity stays the list's, whatever the detail says.
+    return replace(fresh, key=entry.key, guid=entry.guid)
+
+
+def with_full_text(
+    entry: UpstreamEntry, upstream: UpstreamConfig, fetcher: Fetcher, robots: RobotsRules
+) -> UpstreamEntry:
+    """The entry with its article's text as content; ``incomplete`` if the page failed or
+    yielded nothing. An entry without a link, or one robots.txt forbids, keeps its summary."""
+    if not entry.link:
+        return entry
+    allowed, unreadable = robots.verdict(entry.link) if upstream.respect_robots else (True, None)
+    if unreadable:
+        return replace(entry, incomplete=f"its site's robots.txt cannot be read: {unreadable}")
+    if not allowed:
+        log.info(
+            "%s: %s: robots.txt forbids fetching it; the post keeps the summary "
+            "(respect_robots = false fetches it all the same)",
+            upstream.name,
+            entry.link,
+        )
+        return entry
+    result, problem = _get(fetcher, entry.link)
+    if result is None:
+        return replace(entry, incomplete=f"its page failed: {problem}")
+    article = extract_article(result.body, result.url, result.headers, upstream.content_selector)
+    if article is None:
+        how = (
+            f'content_selector = "{upstream.content_selector}" matched nothing'
+            if upstream.content_selector
+            else "no article text was found"
+        )
+        return replace(entry, incomplete=f"its page {entry.link} yielded nothing ({how})")
+    return replace(entry, content_html=article)
+
+
+def _get(fetcher: Fetcher, url: str) -> tuple[FetchResult | None, str]:
+    """A 200 answer, or None and why not."""
+    try:
+        result = fetcher.fetch_politely(url)
+    except FetchError as error:
+        return None, str(error)
+    if result.status != 200:
+        return None, f"{url} answered HTTP {result.status}"
+    return result, ""
+
+
+class RobotsRules:
+    """Each site's robots.txt, fetched once for the life of this object (one poll), read as
+    RFC 9309 says: no file (4xx) allows everything; an unreachable one (5xx, no answer)
+    allows nothing for now, so the item waits for a later poll."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self._fetcher = fetcher
+        self._rules: dict[str, RobotFileParser | str] = {}
+
+    def verdict(self, url: str) -> tuple[bool, str | None]:
+        """(whether ``url`` may be fetched, why the site's robots.txt could not be read)."""
+        parts = urlsplit(url)
+        site = f"{parts.scheme}://{parts.netloc}"
+        if site not in self._rules:
+            self._rules[site] = self._read(site + "/robots.txt")
+        rules = self._rules[site]
+        if isinstance(rules, str):
+            return False, rules
+        return rules.can_fetch(self._fetcher.user_agent, url), None
+
+    def _read(self, url: str) -> RobotFileParser | str:
+        parser = RobotFileParser(url)
+        try:
+            result = self._fetcher.fetch_politely(url)
+        except FetchError as error:
+            return str(error)
+        if 400 <= result.status < 500:
+            parser.parse([])  # no rules: everything allowed
+        elif result.status != 200:
+            return f"{url} answered HTTP {result.status}"
+        else:
+            parser.parse(result.body.decode("utf-8", errors="replace").splitlines())
+        return parser
