@@ -65,6 +65,10 @@ def import_entries(
         planned = _plan_entry(config, state, upstream, source, entry, now, planned_urls, taken)
         if planned is None:
             continue
+        if planned[1] is not None and _too_big(config, upstream, entry, planned[1]):
+            if state.imported_entry(upstream.key, entry.key) is None:
+                pending.append((_seen_only(upstream, entry, now), None))
+            continue
         if len(pending) >= MAX_NEW_ENTRIES_PER_POLL:
             log.warning(
                 "%s: more than %d new entries; the rest wait for the next poll",
@@ -153,6 +157,23 @@ def _plan_entry(
         entry = replace(entry, guid=None)
         record = replace(record, guid_in_post=False)
     return record, render_post(entry, source, date, config.attribution)
+
+
+def _too_big(config: Config, upstream: UpstreamConfig, entry: UpstreamEntry, text: str) -> bool:
+    """Whether the post would be larger than a build reads (posts.max_bytes): written, it
+    would be skipped by every build. Said; the entry is recorded as seen, not imported."""
+    size = len(text.encode())
+    if size <= config.posts.max_bytes:
+        return False
+    log.warning(
+        "%s: %s would make a post of %s bytes, over posts.max_bytes (%s bytes); not "
+        "imported (raise [posts] max_bytes to import such entries)",
+        upstream.name,
+        entry.link or entry.key,
+        f"{size:,}",
+        f"{config.posts.max_bytes:,}",
+    )
+    return True
 
 
 def _waited_enough(state: State, upstream: UpstreamConfig, entry: UpstreamEntry) -> bool:

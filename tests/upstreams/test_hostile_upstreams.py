@@ -106,6 +106,7 @@ def make_site(
     private: bool = True,
     backfill: int = 20,
     max_bytes: int = CAP,
+    post_max_bytes: int | None = None,
 ) -> Config:
     blocks = "".join(
         f'\n[[upstreams]]\nname = "{name}"\nurl = "{url}"\ncategory = "c-{name}"\n'
@@ -116,6 +117,8 @@ def make_site(
         f"max_bytes = {max_bytes}\nbackfill = {backfill}\n"
         f"allow_private_addresses = {'true' if private else 'false'}\n"
     )
+    if post_max_bytes is not None:
+        text = text.replace("[posts]\n", f"[posts]\nmax_bytes = {post_max_bytes}\n")
     path = folder / "syndicator.toml"
     path.write_text(text + blocks, encoding="utf-8")
     return make_post_folders(load_config(path))
@@ -550,7 +553,9 @@ def test_a_five_megabyte_title(tmp_path, server):
     title = "标题" * (5 * MiB // 6) + "END"
     body = rss(item(1, title=title, guid="huge"))
     assert len(body) > 5 * MiB
-    config = hostile_and_good(tmp_path, server, answer(body), max_bytes=8 * MiB)
+    config = hostile_and_good(
+        tmp_path, server, answer(body), max_bytes=8 * MiB, post_max_bytes=16 * MiB
+    )
 
     status, stdout, stderr, seconds, peak = cli_poll(config)
 
@@ -566,6 +571,22 @@ def test_a_five_megabyte_title(tmp_path, server):
     assert assert_feeds_valid(config.feeds.dir) == 9  # the site and two categories
     assert seconds < 8 + SLACK
     assert peak < 400 * MiB
+
+
+def test_an_entry_too_big_for_a_post_is_not_imported_and_said(tmp_path, server):
+    """posts.max_bytes (2 MiB by default) is smaller than polling.max_bytes: an entry that
+    makes a bigger post was written, then skipped by every build, for ever."""
+    body = rss(item(1, title="大", html="<p>" + "字" * MiB + "</p>", guid="big"))
+    config = hostile_and_good(tmp_path, server, answer(body), max_bytes=8 * MiB)
+
+    status, _, stderr, _, _ = cli_poll(config)
+
+    assert status == 0, stderr
+    assert posts_of(config, "hostile") == []
+    assert "over posts.max_bytes (2,097,152 bytes); not imported" in stderr
+    assert len(posts_of(config, "good")) == GOOD_ENTRIES
+    _, _, stderr, _, _ = cli_poll(config)  # recorded: not tried again
+    assert "posts.max_bytes" not in stderr
 
 
 def test_invalid_utf8(tmp_path, server):
