@@ -38,7 +38,9 @@ from syndicator.upstreams.poll import current_row, make_fetcher
 from syndicator.web.feedstore import FeedStore
 from syndicator.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from syndicator.web.metrics import Metrics
-from syndicator.web.server import FeedApp, make_server, run_server
+from syndicator.web.server import FeedApp, listen, make_server, run_server
+from syndicator.web.status_data import gather_status
+from syndicator.web.status_page import render_status
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +191,11 @@ class Daemon:
             return "the scheduler is not running"
         return self.health.problem()
 
+    def status_page(self) -> bytes:
+        """/status: the upstreams, builds, unreadable posts and feeds, from the state."""
+        with self._state() as state:
+            return render_status(gather_status(self.config, state, time.time()))
+
     def stop(self, wait: float = STOP_WAIT) -> None:
         """No new work; wait up to ``wait`` seconds for the write in flight; leave fetches to
         die with the process."""
@@ -273,14 +280,25 @@ class Daemon:
         when = row.next_poll or now
         if first and when <= now:
             when = now + random.uniform(0, FIRST_POLL_JITTER)
+        when = max(when, now, not_before)
+        self._record_schedule(upstream, when)
         self.scheduler.add_job(
             self._poll_job,
             "date",
-            run_date=datetime.fromtimestamp(max(when, now, not_before), UTC),
+            run_date=datetime.fromtimestamp(when, UTC),
             args=[upstream.key],
             id=f"poll:{upstream.key}",
             replace_existing=True,
         )
+
+    def _record_schedule(self, upstream: UpstreamConfig, when: float) -> None:
+        """Keep the time scheduled in the state, where ``status`` reads it."""
+        try:
+            with self._state() as state:
+                state.set_next_poll(upstream.key, upstream.url, when)
+        except Exception:
+            # Shown a little off by ``status`` (a full disk, say); the poll runs all the same.
+            log.exception("%s: the next poll's time not recorded", upstream.name)
 
     def _poll_job(self, key: str) -> None:
         upstream = next((u for u in self.config.upstreams if u.key == key), None)
@@ -532,10 +550,14 @@ def run_daemon(config: Config, config_path: Path) -> None:
         max_age=int(config.server.max_age),
         health=daemon.problem,
         metrics=lambda: (daemon.metrics.render(), METRICS_CONTENT_TYPE),
+        status=daemon.status_page,
+        status_access=config.server.status,
     )
     server = make_server(app, config.server.host, config.server.port)
+    sock = listen(config.server.host, config.server.port)
     daemon.start()
     try:
-        run_server(server, on_reload=lambda: daemon.reload(config_path))
+        run_server(server, on_reload=lambda: daemon.reload(config_path), sock=sock)
     finally:
         daemon.stop()
+        sock.close()

@@ -13,6 +13,7 @@ waits only for writes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -20,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from syndicator.core.config import Config, UpstreamConfig
-from syndicator.feeds.build import BuildReport, build_site
-from syndicator.state.db import State
+from syndicator.feeds.build import BuildRefusedError, BuildReport, build_site
+from syndicator.state.db import BuildRecord, State
 
 if TYPE_CHECKING:
     from syndicator.upstreams.fetch import Fetcher
@@ -77,6 +78,7 @@ def poll(
             fetched = futures[upstream.key].result()
             with writing():
                 outcome = apply_fetched(config, state, upstream, rows[upstream.key], fetched)
+                _record_poll(state, upstream, outcome)
             report.outcomes.append(outcome)
     return report
 
@@ -97,7 +99,14 @@ def poll_one(
     )
     with writing():
         # Read again under the lock: another process may have polled it meanwhile.
-        return apply_fetched(config, state, upstream, current_row(state, upstream), fetched)
+        outcome = apply_fetched(config, state, upstream, current_row(state, upstream), fetched)
+        _record_poll(state, upstream, outcome)
+        return outcome
+
+
+def _record_poll(state: State, upstream: UpstreamConfig, outcome: PollOutcome) -> None:
+    row = state.upstream(upstream.key)
+    state.record_poll(upstream.key, time.time(), outcome.result, row.last_status if row else None)
 
 
 def build(
@@ -110,8 +119,29 @@ def build(
     progress: Callable[[int, int], None] | None = None,
     allow_shrink: bool = False,
 ) -> BuildReport:
-    """Bring the feeds up to date with the posts (see ``build_site``)."""
+    """Bring the feeds up to date with the posts (see ``build_site``); the build is
+    recorded in the state (the status page lists the last ones)."""
     with writing():
-        return build_site(
-            config, state, full=full, paths=paths, progress=progress, allow_shrink=allow_shrink
-        )
+        started = time.perf_counter()
+        try:
+            report = build_site(
+                config, state, full=full, paths=paths, progress=progress, allow_shrink=allow_shrink
+            )
+        except BuildRefusedError as error:
+            state.record_build(
+                BuildRecord(time.time(), time.perf_counter() - started, 0, 0, 0, str(error))
+            )
+            raise
+        if report.written or report.removed:
+            # Only builds that changed feeds: the daemon's minutely rescans would push
+            # them out of the list.
+            state.record_build(
+                BuildRecord(
+                    finished=time.time(),
+                    seconds=time.perf_counter() - started,
+                    written=len(report.written),
+                    removed=len(report.removed),
+                    problems=len(report.problems),
+                )
+            )
+        return report

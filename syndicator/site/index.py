@@ -332,6 +332,20 @@ class PostIndex:
             for feed, labels in counts.items()
         }
 
+    def entry_counts(self, now: datetime) -> dict[FeedKey, int]:
+        """Published posts of every feed (a feed shows its newest ``feeds.max_items``)."""
+        rows = self.db.execute(
+            "SELECT f.kind, f.slug, count(*) FROM post_feed f JOIN post p ON p.path = f.path "
+            "WHERE p.shadowed = 0 AND f.date_ts <= ? GROUP BY f.kind, f.slug",
+            (now.timestamp(),),
+        )
+        return {(kind, slug): count for kind, slug, count in rows}
+
+    def built_feeds(self) -> dict[FeedKey, str]:
+        """The feeds the last build wrote, with their label names; read only."""
+        saved = self.meta("feeds")
+        return {(kind, slug): name for kind, slug, name in json.loads(saved or "[]")}
+
     def labels(self, kind: str) -> list[str]:
         """Every label of this kind (categories or tags) the indexed posts use."""
         rows = self.db.execute(

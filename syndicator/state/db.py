@@ -124,7 +124,30 @@ MIGRATIONS: tuple[str, ...] = (
             AND other.imported_at <= imported_entry.imported_at
     );
     """,
+    """
+    -- What the status page charts and lists: each poll's outcome (kept for HISTORY_DAYS)
+    -- and the last builds (the newest BUILDS_KEPT).
+    CREATE TABLE poll_log (
+        upstream TEXT NOT NULL,         -- the upstream's key
+        at REAL NOT NULL,               -- Unix seconds
+        result TEXT NOT NULL,           -- imported, unchanged, failed, gone
+        status INTEGER                  -- the HTTP status, if an answer came
+    );
+    CREATE INDEX poll_log_by_upstream ON poll_log (upstream, at);
+    CREATE TABLE build_log (
+        finished REAL NOT NULL,         -- Unix seconds
+        seconds REAL NOT NULL,
+        written INTEGER NOT NULL,       -- feed files written
+        removed INTEGER NOT NULL,
+        problems INTEGER NOT NULL,      -- posts skipped
+        refused TEXT                    -- why the build changed nothing, when it was refused
+    );
+    """,
 )
+
+# How far back the status page looks, and how many builds it lists.
+HISTORY_DAYS = 30
+BUILDS_KEPT = 20
 
 
 @dataclass
@@ -143,6 +166,16 @@ class UpstreamRow:
     last_error: str | None = None
     consecutive_errors: int = 0
     last_warning: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    finished: float
+    seconds: float
+    written: int
+    removed: int
+    problems: int
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -348,6 +381,61 @@ class State:
         return dict(
             self.db.execute("SELECT upstream, count(*) FROM imported_entry GROUP BY upstream")
         )
+
+    def set_next_poll(self, key: str, url: str, when: float) -> None:
+        """Remember when the daemon has scheduled an upstream's next poll (what ``status``
+        shows); a row is made for an upstream never polled yet."""
+        self.db.execute(
+            "INSERT INTO upstream (key, url, next_poll) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET next_poll = excluded.next_poll",
+            (key, url, when),
+        )
+
+    def record_poll(self, upstream: str, at: float, result: str, status: int | None) -> None:
+        """One poll's outcome, for the status page; those past ``HISTORY_DAYS`` go."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO poll_log (upstream, at, result, status) VALUES (?, ?, ?, ?)",
+                (upstream, at, result, status),
+            )
+            db.execute("DELETE FROM poll_log WHERE at < ?", (at - (HISTORY_DAYS + 1) * 86400,))
+
+    def poll_results(self, since: float) -> list[tuple[str, float, str]]:
+        """(upstream key, time, result) of the polls since ``since``."""
+        return list(
+            self.db.execute(
+                "SELECT upstream, at, result FROM poll_log WHERE at >= ? ORDER BY at", (since,)
+            )
+        )
+
+    def imported_times(self, since: float) -> list[tuple[str, float]]:
+        """(upstream key, time) of each post imported since ``since``."""
+        return list(
+            self.db.execute(
+                "SELECT upstream, imported_at FROM imported_entry "
+                "WHERE imported_at >= ? AND post_path != ''",
+                (since,),
+            )
+        )
+
+    def record_build(self, build: BuildRecord) -> None:
+        """One build, for the status page; only the newest ``BUILDS_KEPT`` are kept."""
+        placeholders = ", ".join("?" for _ in fields(BuildRecord))
+        with self.transaction() as db:
+            db.execute(f"INSERT INTO build_log VALUES ({placeholders})", astuple(build))
+            db.execute(
+                "DELETE FROM build_log WHERE rowid NOT IN "
+                "(SELECT rowid FROM build_log ORDER BY finished DESC LIMIT ?)",
+                (BUILDS_KEPT,),
+            )
+
+    def builds(self) -> list[BuildRecord]:
+        """The builds kept, newest first."""
+        rows = self.db.execute(
+            "SELECT finished, seconds, written, removed, problems, refused FROM build_log "
+            "ORDER BY finished DESC"
+        )
+        return [BuildRecord(*row) for row in rows]
 
     def has_entries(self, upstream: str) -> bool:
         row = self.db.execute(
