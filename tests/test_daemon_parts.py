@@ -541,3 +541,24 @@ def test_the_watcher_sees_real_file_operations(
     (posts / "image.png").write_bytes(b"\x89PNG")
     time.sleep(1.0)
     assert len(calls) == count, "temporaries and other files asked for a rebuild"
+
+
+def test_an_unchanged_broken_post_is_logged_once_and_again_when_its_file_changes(
+    site_config: Callable[..., Config], daemons: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = site_config()
+    broken = config.path.parent / "_posts" / "2022-01-02-broken.md"
+    broken.write_text("---\ndate: [\n---\nx\n", encoding="utf-8")
+    daemon = daemons(config)
+
+    def skipped() -> int:
+        return sum("post skipped" in r.getMessage() for r in caplog.records)
+
+    for _ in range(3):
+        daemon._rebuild(None)
+    assert skipped() == 1
+
+    broken.write_text("---\ndate: [\n---\nchanged, still broken\n", encoding="utf-8")
+    daemon._rebuild({broken})
+    daemon._rebuild(None)
+    assert skipped() == 2
