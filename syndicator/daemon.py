@@ -240,7 +240,7 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
         if self.work_lock.acquire(timeout=wait):
             self.work_lock.release()
-            log.info("daemon stopped; no write in flight")
+            log_event(log, logging.INFO, "daemon_stopped", "daemon stopped; no write in flight")
         else:
             log.warning(
                 "daemon stopped with a write still running after %g s; it is abandoned "
