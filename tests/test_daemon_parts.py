@@ -32,6 +32,7 @@ from watchdog.events import (
 
 from syndicator.core.config import Config, load_config
 from syndicator.daemon import REBUILD_DELAY, REBUILD_JOB, Daemon, _PostEvents, _Requests
+from syndicator.state.db import State
 
 
 @pytest.fixture
@@ -562,3 +563,14 @@ def test_an_unchanged_broken_post_is_logged_once_and_again_when_its_file_changes
     daemon._rebuild({broken})
     daemon._rebuild(None)
     assert skipped() == 2
+
+
+def test_the_state_holds_each_poll_the_daemon_scheduled(reloadable: tuple[Daemon, Path]) -> None:
+    """What ``status`` shows as the next poll is the time the daemon's job will run."""
+    daemon, _ = reloadable
+    jobs = poll_jobs(daemon)
+    with State.open(daemon.config.state.path) as state:
+        for upstream in daemon.config.upstreams:
+            row = state.upstream(upstream.key)
+            assert row is not None and row.next_poll is not None
+            assert abs(jobs[f"poll:{upstream.name}"].timestamp() - row.next_poll) < 0.001
