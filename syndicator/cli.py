@@ -281,16 +281,28 @@ def check(context: Context, as_json: bool) -> None:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         for problem in scan.problems:
-            click.echo(str(problem))
+            say(
+                str(problem),
+                "post_problem",
+                logging.WARNING,
+                path=str(problem.path),
+                reason=problem.reason,
+            )
         for warning in scan.warnings:
-            click.echo(f"warning: {warning}")
+            say(f"warning: {warning}", "post_warning", logging.WARNING)
         for notice in scan.notices:
-            click.echo(f"note: {notice}")
+            say(f"note: {notice}", "note")
         for left in scan.left_out:
-            click.echo(f"in no feed: {left}")
-        click.echo(
+            say(f"in no feed: {left}", "post_left_out", path=str(left.path), reason=left.reason)
+        say(
             f"{config.path}: config OK; {len(scan.posts)} posts OK, {len(scan.problems)} with problems"
-            + (f", {len(scan.left_out)} in no feed (listed above)" if scan.left_out else "")
+            + (f", {len(scan.left_out)} in no feed (listed above)" if scan.left_out else ""),
+            "check",
+            config=str(config.path),
+            posts=len(scan.posts),
+            problems=len(scan.problems),
+            warnings=len(scan.warnings),
+            left_out=len(scan.left_out),
         )
     sys.exit(EXIT_PROBLEMS if scan.problems else EXIT_OK)
 

@@ -17,12 +17,13 @@ import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from syndicator.core.config import Config, UpstreamConfig
 from syndicator.feeds.build import BuildRefusedError, BuildReport, build_site
-from syndicator.state.db import BuildRecord, State
+from syndicator.state.db import HISTORY_DAYS, BuildRecord, State
 
 if TYPE_CHECKING:
     from syndicator.upstreams.fetch import Fetcher
@@ -78,7 +79,7 @@ def poll(
             fetched = futures[upstream.key].result()
             with writing():
                 outcome = apply_fetched(config, state, upstream, rows[upstream.key], fetched)
-                _record_poll(state, upstream, outcome)
+                _record_poll(config, state, upstream, outcome)
             report.outcomes.append(outcome)
     return report
 
@@ -100,13 +101,22 @@ def poll_one(
     with writing():
         # Read again under the lock: another process may have polled it meanwhile.
         outcome = apply_fetched(config, state, upstream, current_row(state, upstream), fetched)
-        _record_poll(state, upstream, outcome)
+        _record_poll(config, state, upstream, outcome)
         return outcome
 
 
-def _record_poll(state: State, upstream: UpstreamConfig, outcome: PollOutcome) -> None:
-    row = state.upstream(upstream.key)
-    state.record_poll(upstream.key, time.time(), outcome.result, row.last_status if row else None)
+def _record_poll(
+    config: Config, state: State, upstream: UpstreamConfig, outcome: PollOutcome
+) -> None:
+    """Count the poll on today's date in the site's time zone (the status page's charts)."""
+    today = datetime.now(config.site.timezone).date()
+    state.record_poll(
+        upstream.key,
+        today.isoformat(),
+        outcome.result,
+        len(outcome.written),
+        (today - timedelta(days=HISTORY_DAYS - 1)).isoformat(),
+    )
 
 
 def build(

@@ -163,3 +163,12 @@ def test_json_mode_puts_every_line_through_the_log(tmp_path: Path, httpserver) -
     result = syndicator("build", "--log-format", "json", config=config.parent / "missing.toml")
     [line] = json_lines(result.stderr)
     assert result.returncode == 2 and line["event"] == "nothing_done"
+
+
+def test_json_mode_check_reports_through_the_log(site: Path) -> None:
+    broken_post(site)
+    result = syndicator("check", "--log-format", "json", config=site)
+    assert result.returncode == 1 and result.stdout == ""
+    events = {line["event"]: line for line in json_lines(result.stderr)}
+    assert events["post_problem"]["path"].endswith("2022-01-02-broken.md")
+    assert (events["check"]["posts"], events["check"]["problems"]) == (1, 1)

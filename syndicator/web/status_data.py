@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -49,34 +48,28 @@ class StatusData:
 
 
 def gather_status(config: Config, state: State, now: float) -> StatusData:
-    zone = config.site.timezone
-    today = datetime.fromtimestamp(now, zone).date()
+    today = datetime.fromtimestamp(now, config.site.timezone).date()
     days = [today - timedelta(days=back) for back in range(HISTORY_DAYS - 1, -1, -1)]
-    since = datetime.combine(days[0], datetime.min.time(), zone).timestamp()
-    position = {day: n for n, day in enumerate(days)}
-
-    def per_day(times: list[float]) -> list[int]:
-        counts = Counter(datetime.fromtimestamp(t, zone).date() for t in times)
-        return [counts.get(day, 0) for day in position]
-
-    imported: dict[str, list[float]] = {}
-    for key, at in state.imported_times(since):
-        imported.setdefault(key, []).append(at)
-    polls: dict[tuple[str, str], list[float]] = {}
-    for key, at, result in state.poll_results(since):
-        polls.setdefault((key, result), []).append(at)
+    position = {day.isoformat(): n for n, day in enumerate(days)}
+    imported: dict[str, list[int]] = {}
+    polls: dict[tuple[str, str], list[int]] = {}
+    for key, day, result, count, posts in state.poll_days(days[0].isoformat()):
+        if day not in position or result not in POLL_RESULTS:
+            continue  # a day ahead of now: the clock went back
+        imported.setdefault(key, [0] * len(days))[position[day]] += posts
+        polls.setdefault((key, result), [0] * len(days))[position[day]] += count
     histories = [
         UpstreamHistory(
             status=status,
-            imported=per_day(imported.get(upstream.key, [])),
-            polls={r: per_day(polls.get((upstream.key, r), [])) for r in POLL_RESULTS},
+            imported=imported.get(upstream.key, [0] * len(days)),
+            polls={r: polls.get((upstream.key, r), [0] * len(days)) for r in POLL_RESULTS},
         )
         for upstream, status in zip(config.upstreams, upstream_statuses(config, state), strict=True)
     ]
     index = PostIndex(config, state)
     return StatusData(
         site_title=config.site.title,
-        zone=zone,
+        zone=config.site.timezone,
         now=now,
         days=days,
         upstreams=histories,

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from support.site import SITE_TOML, run_build, write_post
 from support.upstreams import items, make_config, rss, run_poll, serve
 
+from syndicator.core.config import load_config
 from syndicator.state.db import HISTORY_DAYS, State
 from syndicator.web.feedstore import FeedStore
 from syndicator.web.server import STATUS_SECURITY_POLICY, FeedApp
@@ -138,3 +140,19 @@ def test_local_answers_the_loopback_address_only(tmp_path: Path) -> None:
 def test_public_answers_everyone_and_off_serves_nothing(tmp_path: Path) -> None:
     assert request(app_for(tmp_path, "public"), ("192.168.1.9", 5000))[0] == 200
     assert request(app_for(tmp_path, "off"), ("127.0.0.1", 5000))[0] == 404
+
+
+def test_a_feed_counts_its_posts_once_with_a_shadowed_copy_left_out(tmp_path: Path) -> None:
+    (tmp_path / "syndicator.toml").write_text(SITE_TOML, encoding="utf-8")
+    front = 'title: "一"\ndate: 2022-01-01 10:00:00 +0800\ncategories: news\nguid: "urn:x:1"\n'
+    write_post(tmp_path / "_posts", "2022-01-01-a.md", front)
+    write_post(tmp_path / "_posts", "2022-01-01-b.md", front)  # same id: shadowed
+    write_post(tmp_path / "_posts", "2022-01-02-c.md")
+    config = load_config(tmp_path / "syndicator.toml")
+    run_build(config)
+    _, tree = page_of(config)
+    feeds = {
+        row.find("td/a").text: int(row.findall("td")[2].text)
+        for row in tree.findall(".//table[@id='feeds']/tr")[1:]
+    }
+    assert feeds == {"测试站": 2, "news": 2}
