@@ -167,6 +167,18 @@ class _Commands(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(args, self.commands))
 
+    def invoke(self, ctx: click.Context) -> object:
+        """A usage error (an unknown command, a bad option of one) in JSON mode is an event
+        like any other; exit 2 as click would."""
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            if ctx.params.get("log_format") != "json":
+                raise
+            configure_logging("json", logging.INFO)
+            log_event(log, logging.ERROR, "nothing_done", f"usage: {error.format_message()}")
+            sys.exit(EXIT_USAGE)
+
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(

@@ -371,11 +371,11 @@ class Daemon:
         )
         log_event(
             log,
-            logging.INFO if outcome.result in ("imported", "unchanged") else logging.WARNING,
+            # INFO whatever the result: the poller has logged a failure's warning already.
+            logging.INFO,
             "poll",
             f"{upstream.name}: {outcome.result}"
-            + (f" ({len(outcome.written)} posts)" if outcome.written else "")
-            + (f": {outcome.error}" if outcome.error else ""),
+            + (f" ({len(outcome.written)} posts)" if outcome.written else ""),
             upstream=upstream.name,
             url=row.current_url or row.url if row else upstream.url,
             result=outcome.result,

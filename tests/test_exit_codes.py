@@ -85,6 +85,10 @@ def test_1_status_with_an_upstream_in_error(tmp_path: Path, httpserver) -> None:
 def test_2_usage(site: Path) -> None:
     assert syndicator("build", "--no-such-option", config=site).returncode == 2
     assert syndicator("no-such-command", config=site).returncode == 2
+    for wrong in (("build", "--no-such-option"), ("no-such-command",)):
+        result = syndicator(*wrong, "--log-format", "json", config=site)
+        [line] = json_lines(result.stderr)
+        assert result.returncode == 2 and line["event"] == "nothing_done", result.stderr
 
 
 def test_2_config(site: Path) -> None:

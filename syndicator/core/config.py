@@ -368,10 +368,12 @@ class _Reader:
             site=self.boolean(table, "site", "feeds.", True),
             categories=self.boolean(table, "categories", "feeds.", True),
             tags=self.boolean(table, "tags", "feeds.", True),
-            titles=self.titles(self.table(table, "titles")),
+            titles=self.titles(table.get("titles", {})),
         )
 
-    def titles(self, table: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    def titles(self, table: object) -> tuple[tuple[str, str], ...]:
+        if not isinstance(table, dict):
+            raise self.fail("feeds.titles", "must be a table ([feeds.titles])")
         for label, title in table.items():
             if not isinstance(title, str) or not title.strip():
                 raise self.fail(f"feeds.titles.{label}", "must be a title string")
