@@ -13,7 +13,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NoReturn
 
 import click
@@ -139,13 +139,12 @@ def fail(message: str) -> NoReturn:
 GLOBAL_OPTIONS = {"--config": True, "--log-format": True, "-v": False, "--verbose": False}
 
 
-def hoist_global_options(args: list[str], commands: Collection[str]) -> list[str]:
+def hoist_global_options(args: list[str]) -> list[str]:
     """The global options moved before the command, wherever they were given
     (``syndicator check --config X`` is ``syndicator --config X check``). Arguments after
     ``--`` stay where they are."""
-    try:
-        start = next(n for n, arg in enumerate(args) if arg in commands)
-    except StopIteration:
+    start = _command_position(args)
+    if start is None:
         return args
     before, after, moved = args[: start + 1], [], []
     rest = iter(args[start + 1 :])
@@ -163,9 +162,24 @@ def hoist_global_options(args: list[str], commands: Collection[str]) -> list[str
     return moved + before + after if moved else args
 
 
+def _command_position(args: list[str]) -> int | None:
+    """Where the command (known or not) is: the first argument that is neither an option
+    nor a global option's value."""
+    position = 0
+    while position < len(args):
+        arg = args[position]
+        if not arg.startswith("-"):
+            return position
+        if arg == "--":
+            return None
+        takes_value = GLOBAL_OPTIONS.get(arg, False)
+        position += 2 if takes_value else 1
+    return None
+
+
 class _Commands(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, hoist_global_options(args, self.commands))
+        return super().parse_args(ctx, hoist_global_options(args))
 
     def invoke(self, ctx: click.Context) -> object:
         """A usage error (an unknown command, a bad option of one) in JSON mode is an event
