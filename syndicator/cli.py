@@ -20,19 +20,24 @@ import click
 
 from syndicator import __version__
 from syndicator.core.config import Config, ConfigError, config_path_from, load_config
-from syndicator.core.logs import configure_logging
+from syndicator.core.logs import configure_logging, log_event
 from syndicator.state.db import State, StateError
 from syndicator.state.lock import LockTimeoutError, write_lock
 
 if TYPE_CHECKING:
     from syndicator.feeds.build import BuildReport
+    from syndicator.upstreams.status import UpstreamStatus
 
+# The exit codes (README, "Exit codes"): all well; done, with problems; nothing done.
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger("syndicator")
 
 
 class Context:
-    def __init__(self, config_option: str | None) -> None:
+    def __init__(self, config_option: str | None, log_format: str = "text") -> None:
         self.config_path = config_path_from(config_option)
+        self.log_format = log_format
         self._config: Config | None = None
 
     @property
@@ -57,7 +62,7 @@ class Context:
             problems += preflight.feeds_dir_problems(config)
         if problems:
             for problem in problems[:-1]:
-                click.echo(f"syndicator: {problem}", err=True)
+                say(f"syndicator: {problem}", "nothing_done", logging.ERROR, err=True)
             fail(problems[-1])
 
     @contextlib.contextmanager
@@ -92,27 +97,104 @@ def writes_reported() -> Iterator[None]:
         yield
     except OSError as error:
         where = f"{error.filename}: " if error.filename else ""
-        click.echo(
+        say(
             f"syndicator: cannot write {where}{error.strerror or error}; "
             "fix that and run the command again (nothing written so far is lost)",
+            "write_error",
+            logging.ERROR,
             err=True,
+            path=error.filename,
         )
         sys.exit(EXIT_PROBLEMS)
     except sqlite3.Error as error:
-        click.echo(
+        say(
             f"syndicator: cannot write the state database: {error}; fix that (free space? "
             "permissions?) and run the command again",
+            "write_error",
+            logging.ERROR,
             err=True,
         )
         sys.exit(EXIT_PROBLEMS)
 
 
+def say(
+    message: str, event: str, level: int = logging.INFO, err: bool = False, **fields: object
+) -> None:
+    """A line of the command's report: as it is on a terminal, or (``--log-format json``)
+    the event ``event`` with ``fields``, through the log like everything else."""
+    context = click.get_current_context(silent=True)
+    obj = context.find_object(Context) if context is not None else None
+    if obj is not None and obj.log_format == "json":
+        log_event(log, level, event, message.removeprefix("syndicator: "), **fields)
+    else:
+        click.echo(message, err=err)
+
+
 def fail(message: str) -> NoReturn:
-    click.echo(f"syndicator: {message}", err=True)
+    """One line, exit 2: nothing was done (usage, config, lock, port)."""
+    say(f"syndicator: {message}", "nothing_done", logging.ERROR, err=True)
     sys.exit(EXIT_USAGE)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+GLOBAL_OPTIONS = {"--config": True, "--log-format": True, "-v": False, "--verbose": False}
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """The global options moved before the command, wherever they were given
+    (``syndicator check --config X`` is ``syndicator --config X check``). Arguments after
+    ``--`` stay where they are."""
+    start = _command_position(args)
+    if start is None:
+        return args
+    before, after, moved = args[: start + 1], [], []
+    rest = iter(args[start + 1 :])
+    for arg in rest:
+        if arg == "--":
+            after += [arg, *rest]
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            moved.append(arg)
+            if GLOBAL_OPTIONS[name] and "=" not in arg:
+                moved.append(next(rest, ""))
+        else:
+            after.append(arg)
+    return moved + before + after if moved else args
+
+
+def _command_position(args: list[str]) -> int | None:
+    """Where the command (known or not) is: the first argument that is neither an option
+    nor a global option's value."""
+    position = 0
+    while position < len(args):
+        arg = args[position]
+        if not arg.startswith("-"):
+            return position
+        if arg == "--":
+            return None
+        takes_value = GLOBAL_OPTIONS.get(arg, False)
+        position += 2 if takes_value else 1
+    return None
+
+
+class _Commands(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
+    def invoke(self, ctx: click.Context) -> object:
+        """A usage error (an unknown command, a bad option of one) in JSON mode is an event
+        like any other; exit 2 as click would."""
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            if ctx.params.get("log_format") != "json":
+                raise
+            configure_logging("json", logging.INFO)
+            log_event(log, logging.ERROR, "nothing_done", f"usage: {error.format_message()}")
+            sys.exit(EXIT_USAGE)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_option",
@@ -131,7 +213,7 @@ def fail(message: str) -> NoReturn:
 def main(ctx: click.Context, config_option: str | None, verbose: bool, log_format: str) -> None:
     """Feeds from Jekyll-style posts; posts from upstream feeds."""
     configure_logging(log_format, logging.DEBUG if verbose else logging.INFO)
-    ctx.obj = Context(config_option)
+    ctx.obj = Context(config_option, log_format)
 
 
 @main.command()
@@ -181,10 +263,17 @@ def terminal_progress() -> Callable[[int, int], None] | None:
 
 def echo_build(report: BuildReport) -> None:
     for problem in report.problems:
-        click.echo(f"skipped {problem}", err=True)
+        say(
+            f"skipped {problem}",
+            "post_skipped",
+            logging.WARNING,
+            err=True,
+            path=str(problem.path),
+            reason=problem.reason,
+        )
     for notice in report.notices:
-        click.echo(f"note: {notice}", err=True)
-    click.echo(
+        say(f"note: {notice}", "note", err=True)
+    say(
         f"{report.posts} posts, {report.feeds} feeds: {len(report.written)} files written, "
         f"{report.unchanged} unchanged, {len(report.removed)} removed"
         + (f", {report.scheduled} scheduled for later" if report.scheduled else "")
@@ -194,7 +283,16 @@ def echo_build(report: BuildReport) -> None:
             "syndicator did not write)"
             if report.taken
             else ""
-        )
+        ),
+        "build",
+        posts=report.posts,
+        feeds=report.feeds,
+        written=len(report.written),
+        unchanged=report.unchanged,
+        removed=len(report.removed),
+        scheduled=report.scheduled,
+        skipped=len(report.problems),
+        taken=len(report.taken),
     )
 
 
@@ -212,17 +310,32 @@ def check(context: Context, as_json: bool) -> None:
         problems = [{"path": str(p.path), "reason": p.reason} for p in scan.problems]
         left_out = [{"path": str(p.path), "reason": p.reason} for p in scan.left_out]
         report = {"config": str(config.path), "posts": len(scan.posts), "problems": problems}
-        click.echo(json.dumps(report | {"left_out": left_out}, ensure_ascii=False, indent=2))
+        report |= {"left_out": left_out, "warnings": scan.warnings}
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         for problem in scan.problems:
-            click.echo(str(problem))
+            say(
+                str(problem),
+                "post_problem",
+                logging.WARNING,
+                path=str(problem.path),
+                reason=problem.reason,
+            )
+        for warning in scan.warnings:
+            say(f"warning: {warning}", "post_warning", logging.WARNING)
         for notice in scan.notices:
-            click.echo(f"note: {notice}")
+            say(f"note: {notice}", "note")
         for left in scan.left_out:
-            click.echo(f"in no feed: {left}")
-        click.echo(
+            say(f"in no feed: {left}", "post_left_out", path=str(left.path), reason=left.reason)
+        say(
             f"{config.path}: config OK; {len(scan.posts)} posts OK, {len(scan.problems)} with problems"
-            + (f", {len(scan.left_out)} in no feed (listed above)" if scan.left_out else "")
+            + (f", {len(scan.left_out)} in no feed (listed above)" if scan.left_out else ""),
+            "check",
+            config=str(config.path),
+            posts=len(scan.posts),
+            problems=len(scan.problems),
+            warnings=len(scan.warnings),
+            left_out=len(scan.left_out),
         )
     sys.exit(EXIT_PROBLEMS if scan.problems else EXIT_OK)
 
@@ -258,20 +371,38 @@ def poll(context: Context, names: tuple[str, ...], force: bool) -> None:
         state.close()
     for outcome in report.outcomes:
         if outcome.error:
-            click.echo(f"{outcome.name}: {outcome.error}", err=True)
+            say(
+                f"{outcome.name}: {outcome.error}",
+                "poll_failed" if outcome.result == "failed" else "poll_problem",
+                logging.WARNING,
+                err=True,
+                upstream=outcome.name,
+                result=outcome.result,
+                error=outcome.error,
+            )
     counts = {result: 0 for result in ("imported", "unchanged", "failed", "gone")}
     for outcome in report.outcomes:
         counts[outcome.result] += 1
-    click.echo(
+    say(
         f"{len(report.outcomes)} upstreams polled: {counts['imported']} with new posts "
         f"({len(report.written)} posts), {counts['unchanged']} unchanged, "
-        f"{counts['failed']} failed, {counts['gone']} gone"
+        f"{counts['failed']} failed, {counts['gone']} gone",
+        "poll",
+        upstreams=len(report.outcomes),
+        posts=len(report.written),
+        imported=counts["imported"],
+        unchanged=counts["unchanged"],
+        failed=counts["failed"],
+        gone=counts["gone"],
     )
     if build_report is not None:
         echo_build(build_report)
     if refused is not None:
-        click.echo(f"syndicator: feeds not rebuilt: {refused}", err=True)
-    sys.exit(EXIT_PROBLEMS if report.failed or refused else EXIT_OK)
+        say(f"syndicator: feeds not rebuilt: {refused}", "build_refused", logging.ERROR, err=True)
+    # Any upstream failed or gone, a post skipped, the build refused: done, with problems.
+    skipped = build_report is not None and bool(build_report.problems)
+    troubled = bool(counts["failed"] or counts["gone"] or refused) or skipped
+    sys.exit(EXIT_PROBLEMS if troubled else EXIT_OK)
 
 
 @main.command()
@@ -292,10 +423,15 @@ def status(context: Context, as_json: bool) -> None:
         state.close()
     if as_json:
         click.echo(json.dumps([s.as_json() for s in statuses], ensure_ascii=False, indent=2))
-        return
-    if not statuses:
+    elif not statuses:
         click.echo(f"no upstreams in {config.path}; `syndicator add URL` makes an entry")
-        return
+    else:
+        echo_statuses(statuses)
+    # For monitoring: an upstream whose last poll failed is a problem.
+    sys.exit(EXIT_PROBLEMS if any(s.state == "error" for s in statuses) else EXIT_OK)
+
+
+def echo_statuses(statuses: list[UpstreamStatus]) -> None:
     for s in statuses:
         moved = f" -> {s.current_url}" if s.current_url else ""
         click.echo(f"{s.name}  {s.state}  {s.url}{moved}")
@@ -344,9 +480,11 @@ def add(context: Context, url: str) -> None:
     if found.of_page:
         click.echo(block)
         return
-    click.echo(
+    say(
         f"syndicator: {url} has no feed of its own (tried {', '.join(found.tried) or 'its links'}"
         f"); the site has one at {found.url}, below, if that is what you want",
+        "problem",
+        logging.WARNING,
         err=True,
     )
     click.echo(f"# the site's feed, not the feed of {url}\n{block}")
@@ -375,7 +513,7 @@ def _known_categories(context: Context) -> list[str]:
 
 def fail_with_problems(message: str) -> NoReturn:
     """One line, exit 1: the command ran and found a problem (not a usage error)."""
-    click.echo(f"syndicator: {message}", err=True)
+    say(f"syndicator: {message}", "problem", logging.ERROR, err=True)
     sys.exit(EXIT_PROBLEMS)
 
 
@@ -405,13 +543,20 @@ def preview(context: Context, name: str) -> None:
 def run(context: Context) -> None:
     """The daemon: scheduler and HTTP server until SIGTERM/SIGINT; SIGHUP reloads the config."""
     from syndicator.daemon import run_daemon
+    from syndicator.web.server import listen
 
     config = context.config
     context.preflight()
+    # The port first: in use, nothing is started (and no "daemon started" is logged).
     try:
-        run_daemon(config, context.config_path)
+        sock = listen(config.server.host, config.server.port)
     except OSError as error:
-        fail(f"{error} (is another syndicator running? change [server] port in {config.path})")
+        fail(
+            f"cannot listen on {config.server.host}:{config.server.port}: "
+            f"{error.strerror or error} (is another syndicator running? change [server] port "
+            f"in {config.path})"
+        )
+    run_daemon(config, context.config_path, sock)
     exit_now(EXIT_OK)
 
 
@@ -420,7 +565,7 @@ def run(context: Context) -> None:
 def serve(context: Context) -> None:
     """The HTTP server alone, serving feeds.dir."""
     from syndicator.web.feedstore import FeedStore
-    from syndicator.web.server import FeedApp, make_server, run_server
+    from syndicator.web.server import FeedApp, listen, make_server, run_server
 
     config = context.config
     folder = config.feeds.dir
@@ -431,9 +576,13 @@ def serve(context: Context) -> None:
 
     app = FeedApp(FeedStore(folder), max_age=int(config.server.max_age), health=health)
     try:
-        run_server(make_server(app, config.server.host, config.server.port))
+        sock = listen(config.server.host, config.server.port)
     except OSError as error:
-        fail(f"{error} (change [server] port in {config.path})")
+        fail(
+            f"cannot listen on {config.server.host}:{config.server.port}: "
+            f"{error.strerror or error} (change [server] port in {config.path})"
+        )
+    run_server(make_server(app, config.server.host, config.server.port), sock=sock)
     exit_now(EXIT_OK)
 
 

@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import stat
 import subprocess
 import threading
@@ -31,8 +32,10 @@ from watchdog.observers.api import BaseObserver
 from syndicator import refresh
 from syndicator.core import preflight
 from syndicator.core.config import Config, ConfigError, UpstreamConfig, load_config
+from syndicator.core.logs import log_event
 from syndicator.core.memory import return_large_buffers
 from syndicator.feeds.build import BuildRefusedError
+from syndicator.site.posts import PostError
 from syndicator.state.db import State, UpstreamRow
 from syndicator.state.lock import LockTimeoutError, write_lock
 from syndicator.upstreams.fetch import Fetcher
@@ -41,6 +44,8 @@ from syndicator.web.feedstore import FeedStore
 from syndicator.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from syndicator.web.metrics import Metrics
 from syndicator.web.server import FeedApp, make_server, run_server
+from syndicator.web.status_data import gather_status
+from syndicator.web.status_page import render_status
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +152,31 @@ class _Health:
         return None
 
 
+class _SkippedPosts:
+    """The posts each rebuild skips, so that each is logged once: again only when its file
+    changes (or its reason does), not on every rebuild while it stays broken."""
+
+    def __init__(self) -> None:
+        self.seen: dict[Path, tuple[str, tuple[int, int] | None]] = {}
+
+    def new(self, problems: list[PostError]) -> list[PostError]:
+        now = {problem.path: (problem.reason, _signature(problem.path)) for problem in problems}
+        fresh = [
+            problem for problem in problems if self.seen.get(problem.path) != now[problem.path]
+        ]
+        self.seen = now  # a post fixed and broken again is new again
+        return fresh
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    """What changes when the file does: its modification time and size."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 class _StoppingError(Exception):
     """The daemon began stopping before this write could start: it is not started."""
 
@@ -172,6 +202,7 @@ class Daemon:
         self.said: set[str] = set()  # the last build's notices, logged when they first came
         self.watched: dict[Path, tuple[int, int]] = {}  # folder -> (device, inode) watched
         self.watch_lock = threading.Lock()  # a reload and a rebuild may both re-arm the watch
+        self.skipped = _SkippedPosts()
 
     # Life cycle
 
@@ -184,10 +215,15 @@ class Daemon:
         for upstream in self.config.upstreams:
             self._schedule_poll(upstream, first=True)
         self._watch_posts()
-        log.info(
-            "daemon started: %d upstreams, watching %s",
-            len(self.config.upstreams),
-            ", ".join(str(d) for d in self.config.posts.dirs),
+        folders = ", ".join(str(d) for d in self.config.posts.dirs)
+        log_event(
+            log,
+            logging.INFO,
+            "daemon_started",
+            f"daemon started: {len(self.config.upstreams)} upstreams, watching {folders}",
+            upstreams=len(self.config.upstreams),
+            folders=[str(d) for d in self.config.posts.dirs],
+            pid=os.getpid(),
         )
 
     def problem(self) -> str | None:
@@ -197,6 +233,11 @@ class Daemon:
         if not self.scheduler.running:
             return "the scheduler is not running"
         return self.health.problem()
+
+    def status_page(self) -> bytes:
+        """/status: the upstreams, builds, unreadable posts and feeds, from the state."""
+        with self._state() as state:
+            return render_status(gather_status(self.config, state, time.time()))
 
     def begin_stop(self) -> None:
         """A stop signal came: start no new work from now on, and start counting the time
@@ -217,7 +258,7 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
         if self.work_lock.acquire(timeout=wait):
             self.work_lock.release()
-            log.info("daemon stopped; no write in flight")
+            log_event(log, logging.INFO, "daemon_stopped", "daemon stopped; no write in flight")
         else:
             log.warning(
                 "daemon stopped with a write still running after %g s; it is abandoned "
@@ -309,14 +350,25 @@ class Daemon:
         when = row.next_poll or now
         if first and when <= now:
             when = now + random.uniform(0, FIRST_POLL_JITTER)
+        when = max(when, now, not_before)
+        self._record_schedule(upstream, when)
         self.scheduler.add_job(
             self._poll_job,
             "date",
-            run_date=datetime.fromtimestamp(max(when, now, not_before), UTC),
+            run_date=datetime.fromtimestamp(when, UTC),
             args=[upstream.key],
             id=f"poll:{upstream.key}",
             replace_existing=True,
         )
+
+    def _record_schedule(self, upstream: UpstreamConfig, when: float) -> None:
+        """Keep the time scheduled in the state, where ``status`` reads it."""
+        try:
+            with self._state() as state:
+                state.set_next_poll(upstream.key, upstream.url, when)
+        except Exception:
+            # Shown a little off by ``status`` (a full disk, say); the poll runs all the same.
+            log.exception("%s: the next poll's time not recorded", upstream.name)
 
     def _poll_job(self, key: str) -> None:
         upstream = next((u for u in self.config.upstreams if u.key == key), None)
@@ -341,21 +393,32 @@ class Daemon:
         job = f"the poll of {upstream.name}"
         # Three fetch deadlines and a minute for the writes: beyond that it is stuck.
         self.health.started(job, 3 * self.config.polling.timeout + 60)
+        started = time.perf_counter()
         try:
             with self._state() as state:
                 outcome = refresh.poll_one(
                     self.config, state, upstream, self.fetcher, self._writing
                 )
+                row = state.upstream(upstream.key)
         finally:
             self.health.finished(job)
         self.metrics.record_poll(
             outcome.name, outcome.result, outcome.error_kind, len(outcome.written), time.time()
         )
-        log.info(
-            "%s: %s%s",
-            upstream.name,
-            outcome.result,
-            f" ({len(outcome.written)} posts)" if outcome.written else "",
+        log_event(
+            log,
+            # INFO whatever the result: the poller has logged a failure's warning already.
+            logging.INFO,
+            "poll",
+            f"{upstream.name}: {outcome.result}"
+            + (f" ({len(outcome.written)} posts)" if outcome.written else ""),
+            upstream=upstream.name,
+            url=row.current_url or row.url if row else upstream.url,
+            result=outcome.result,
+            status=row.last_status if row else None,
+            posts=len(outcome.written),
+            duration=round(time.perf_counter() - started, 3),
+            error=outcome.error,
         )
         if outcome.written:
             self.request_rebuild(outcome.written)
@@ -420,20 +483,33 @@ class Daemon:
         self.health.build_succeeded()
         seconds = time.perf_counter() - started
         self.metrics.record_build(len(report.problems), len(report.written), seconds)
-        for problem in report.problems:
-            log.warning("post skipped: %s", problem)
+        for problem in self.skipped.new(report.problems):
+            log_event(
+                log,
+                logging.WARNING,
+                "post_skipped",
+                f"post skipped: {problem}",
+                path=str(problem.path),
+                reason=problem.reason,
+            )
         for notice in report.notices:
             if notice not in self.said:
-                log.warning("%s", notice)
+                log_event(log, logging.WARNING, "build_notice", notice)
         self.said = set(report.notices)
         self._watch_again_if_stale()
         if report.written or report.removed:
-            log.info(
-                "feeds rebuilt: %d files written, %d unchanged, %d removed in %.3f s",
-                len(report.written),
-                report.unchanged,
-                len(report.removed),
-                seconds,
+            log_event(
+                log,
+                logging.INFO,
+                "build",
+                f"feeds rebuilt: {len(report.written)} files written, {report.unchanged} "
+                f"unchanged, {len(report.removed)} removed in {seconds:.3f} s",
+                written=len(report.written),
+                unchanged=report.unchanged,
+                removed=len(report.removed),
+                posts=report.posts,
+                skipped=len(report.problems),
+                duration=round(seconds, 3),
             )
             self.request_hook()
 
@@ -591,11 +667,12 @@ class _PostEvents(FileSystemEventHandler):
         return not path.name.startswith(".") and path.suffix.lower() in self.extensions
 
 
-def run_daemon(config: Config, config_path: Path) -> None:
+def run_daemon(config: Config, config_path: Path, sock: socket.socket) -> None:
     """Scheduler and HTTP server in this process until SIGTERM or SIGINT; SIGHUP reloads.
 
     On a stop signal the server stops taking requests, the write in flight finishes, and the
-    process exits; fetches still waiting on the network are abandoned, not awaited.
+    process exits; fetches still waiting on the network are abandoned, not awaited. ``sock``
+    is the server's listening socket, bound before anything starts.
     """
     return_large_buffers()
     daemon = Daemon(config)
@@ -604,10 +681,18 @@ def run_daemon(config: Config, config_path: Path) -> None:
         max_age=int(config.server.max_age),
         health=daemon.problem,
         metrics=lambda: (daemon.metrics.render(), METRICS_CONTENT_TYPE),
+        status=daemon.status_page,
+        status_access=config.server.status,
     )
     server = make_server(app, config.server.host, config.server.port)
     daemon.start()
     try:
-        run_server(server, on_reload=lambda: daemon.reload(config_path), on_stop=daemon.begin_stop)
+        run_server(
+            server,
+            on_reload=lambda: daemon.reload(config_path),
+            on_stop=daemon.begin_stop,
+            sock=sock,
+        )
     finally:
         daemon.stop()
+        sock.close()

@@ -13,15 +13,19 @@ waits only for writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from syndicator.core.config import Config, UpstreamConfig
-from syndicator.feeds.build import BuildReport, build_site
-from syndicator.state.db import State
+from syndicator.feeds.build import BuildRefusedError, BuildReport, build_site
+from syndicator.state.db import HISTORY_DAYS, BuildRecord, State
 
 if TYPE_CHECKING:
     from syndicator.upstreams.fetch import Fetcher
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 
 # The upstream side (requests, feedparser, the detector: ~180 modules) is imported by the
 # functions that poll, so a `build` does not pay for loading it.
+
+log = logging.getLogger(__name__)
 
 Writing = Callable[[], AbstractContextManager[object]]
 FETCH_WORKERS = 16
@@ -81,6 +87,7 @@ def poll(
                 # Read again under the lock: another process may have polled it meanwhile.
                 row = current_row(state, upstream)
                 outcome = apply_fetched(config, state, upstream, row, fetched)
+                _record_poll(config, state, upstream, outcome)
             report.outcomes.append(outcome)
     return report
 
@@ -112,7 +119,43 @@ def poll_one(
     )
     with writing():
         # Read again under the lock: another process may have polled it meanwhile.
-        return apply_fetched(config, state, upstream, current_row(state, upstream), fetched)
+        outcome = apply_fetched(config, state, upstream, current_row(state, upstream), fetched)
+        _record_poll(config, state, upstream, outcome)
+        return outcome
+
+
+def _record_poll(
+    config: Config, state: State, upstream: UpstreamConfig, outcome: PollOutcome
+) -> None:
+    """Count the poll on today's date in the site's time zone (the status page's charts)."""
+    today = datetime.now(config.site.timezone).date()
+    with _history_kept(state):
+        state.record_poll(
+            upstream.key,
+            today.isoformat(),
+            outcome.result,
+            len(outcome.written),
+            (today - timedelta(days=HISTORY_DAYS - 1)).isoformat(),
+        )
+
+
+def _record_build(state: State, build: BuildRecord) -> None:
+    """Add a build to the status page's list; a refusal only once while it repeats (the
+    daemon tries again at every rescan)."""
+    with _history_kept(state):
+        newest = next(iter(state.builds()), None)
+        if build.refused is None or newest is None or newest.refused != build.refused:
+            state.record_build(build)
+
+
+@contextmanager
+def _history_kept(state: State) -> Iterator[None]:
+    """The status page's history is worth less than the work it tells of: a state that
+    cannot take it (a full disk) costs the page a line, never the poll or the build."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        log.warning("%s: history for /status not recorded: %s", state.path, error)
 
 
 def build(
@@ -125,8 +168,30 @@ def build(
     progress: Callable[[int, int], None] | None = None,
     allow_shrink: bool = False,
 ) -> BuildReport:
-    """Bring the feeds up to date with the posts (see ``build_site``)."""
+    """Bring the feeds up to date with the posts (see ``build_site``); the build is
+    recorded in the state (the status page lists the last ones)."""
     with writing():
-        return build_site(
-            config, state, full=full, paths=paths, progress=progress, allow_shrink=allow_shrink
-        )
+        started = time.perf_counter()
+        try:
+            report = build_site(
+                config, state, full=full, paths=paths, progress=progress, allow_shrink=allow_shrink
+            )
+        except BuildRefusedError as error:
+            _record_build(
+                state, BuildRecord(time.time(), time.perf_counter() - started, 0, 0, 0, str(error))
+            )
+            raise
+        if report.written or report.removed:
+            # Only builds that changed feeds: the daemon's minutely rescans would push
+            # them out of the list.
+            _record_build(
+                state,
+                BuildRecord(
+                    finished=time.time(),
+                    seconds=time.perf_counter() - started,
+                    written=len(report.written),
+                    removed=len(report.removed),
+                    problems=len(report.problems),
+                ),
+            )
+        return report

@@ -33,6 +33,7 @@ from watchdog.events import (
 
 from syndicator.core.config import Config, load_config
 from syndicator.daemon import REBUILD_DELAY, REBUILD_JOB, Daemon, _PostEvents, _Requests
+from syndicator.state.db import State
 
 
 @pytest.fixture
@@ -610,3 +611,35 @@ def test_a_reload_keeps_building_into_the_folder_being_served(
     assert "新的" in (config.feeds.dir / "rss.xml").read_text(encoding="utf-8")
     assert not (config.path.parent / "public").exists()
     assert "take effect when syndicator restarts" in caplog.text
+
+
+def test_an_unchanged_broken_post_is_logged_once_and_again_when_its_file_changes(
+    site_config: Callable[..., Config], daemons: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = site_config()
+    broken = config.path.parent / "_posts" / "2022-01-02-broken.md"
+    broken.write_text("---\ndate: [\n---\nx\n", encoding="utf-8")
+    daemon = daemons(config)
+
+    def skipped() -> int:
+        return sum("post skipped" in r.getMessage() for r in caplog.records)
+
+    for _ in range(3):
+        daemon._rebuild(None)
+    assert skipped() == 1
+
+    broken.write_text("---\ndate: [\n---\nchanged, still broken\n", encoding="utf-8")
+    daemon._rebuild({broken})
+    daemon._rebuild(None)
+    assert skipped() == 2
+
+
+def test_the_state_holds_each_poll_the_daemon_scheduled(reloadable: tuple[Daemon, Path]) -> None:
+    """What ``status`` shows as the next poll is the time the daemon's job will run."""
+    daemon, _ = reloadable
+    jobs = poll_jobs(daemon)
+    with State.open(daemon.config.state.path) as state:
+        for upstream in daemon.config.upstreams:
+            row = state.upstream(upstream.key)
+            assert row is not None and row.next_poll is not None
+            assert abs(jobs[f"poll:{upstream.name}"].timestamp() - row.next_poll) < 0.001

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_CONFIG_PATH = Path("config/syndicator.toml")
 FEED_FORMATS = ("rss", "atom", "json")
+STATUS_ACCESS = ("local", "public", "off")  # [server] status: who may see /status
 
 
 class ConfigError(Exception):
@@ -60,6 +61,9 @@ class FeedsConfig:
     site: bool = True
     categories: bool = True
     tags: bool = True
+    # Label (a category or tag as posts spell it) → the title its feed is shown with, in
+    # feed titles, the OPML and index.html; matched by slug, so any spelling of it works.
+    titles: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,9 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     max_age: float = 60.0  # Cache-Control max-age for served files
+    # Who may see /status (upstream URLs, errors): "local" (the loopback address only),
+    # "public" (anyone), "off" (not served).
+    status: str = "local"
 
 
 UPSTREAM_KINDS = ("feed", "json", "html")
@@ -418,7 +425,16 @@ class _Reader:
             site=self.boolean(table, "site", "feeds.", True),
             categories=self.boolean(table, "categories", "feeds.", True),
             tags=self.boolean(table, "tags", "feeds.", True),
+            titles=self.titles(table.get("titles", {})),
         )
+
+    def titles(self, table: object) -> tuple[tuple[str, str], ...]:
+        if not isinstance(table, dict):
+            raise self.fail("feeds.titles", "must be a table ([feeds.titles])")
+        for label, title in table.items():
+            if not isinstance(title, str) or not title.strip():
+                raise self.fail(f"feeds.titles.{label}", "must be a title string")
+        return tuple(sorted(table.items()))
 
     def feeds_dir_apart(self, feeds: Path, posts: tuple[Path, ...], state: Path) -> None:
         """``feeds.dir`` is a folder of syndicator's own: the build writes into it and removes
@@ -532,7 +548,17 @@ class _Reader:
             host=self.string(table, "host", "server.", "127.0.0.1"),
             port=port,
             max_age=self.duration(table, "max_age", "server.", ServerConfig.max_age),
+            status=self.choice(table, "status", "server.", STATUS_ACCESS),
         )
+
+    def choice(self, table: dict[str, Any], key: str, prefix: str, allowed: tuple[str, ...]) -> str:
+        """One of ``allowed``; the first when absent."""
+        value = self.string(table, key, prefix, allowed[0])
+        if value not in allowed:
+            raise self.fail(
+                prefix + key, f"must be {' or '.join(map(repr, allowed))}, not {value!r}"
+            )
+        return value
 
     def hooks(self, table: dict[str, Any]) -> HooksConfig:
         self.section_keys(table, "hooks.", HooksConfig)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from syndicator.core.atomic import remove_stale_temporaries, write_if_changed
 from syndicator.core.config import Config
+from syndicator.core.slugs import feed_slug
 from syndicator.feeds.layout import LISTING_FILES, FeedSpec
 from syndicator.feeds.ownership import MANIFEST, read_manifest, write_manifest
 from syndicator.site.index import PostIndex, SyncRefusedError, config_fingerprint
@@ -73,7 +74,9 @@ def build_site(
     stale_all, touched = index.stale()  # this sync's changes, and any an interrupted build left
     if last_build is not None:
         touched |= index.feeds_dated_between(last_build, now.timestamp())
-    everything = full or stale_all or last_build is None
+    titles = json.dumps(config.feeds.titles, ensure_ascii=False)
+    # New display titles change the feeds' own titles: every feed is rendered again.
+    everything = full or stale_all or last_build is None or index.meta("titles") != titles
     specs = _feed_specs(index.feeds(now, recheck=None if everything else touched), config)
     moved = _forget_another_folder(config, index, state)
     recorded = state.feed_files()
@@ -120,6 +123,8 @@ def build_site(
     rendered = write_files(files, config.feeds.dir, state, report, wanted - taken, owned)
     write_manifest(config.feeds.dir, wanted - taken)
     report.unchanged += len(wanted - taken) - rendered  # not even regenerated
+    if index.meta("titles") != titles:
+        index.set_meta("titles", titles)
     index.finished(now, listing, allow_shrink)
     return report
 
@@ -128,12 +133,18 @@ def _feed_specs(feeds: dict[tuple[str, str], str], config: Config) -> list[FeedS
     enabled = {SITE: config.feeds.site, CATEGORY: config.feeds.categories, TAG: config.feeds.tags}
     if config.feeds.site:
         feeds.setdefault((SITE, ""), config.site.title)
+    titles = display_titles(config)
     specs = [
-        FeedSpec(kind, slug, config.site.title if kind == SITE else name)
+        FeedSpec(kind, slug, config.site.title if kind == SITE else titles.get(slug, name))
         for (kind, slug), name in feeds.items()
         if enabled[kind]
     ]
     return sorted(specs, key=lambda spec: (KIND_ORDER[spec.kind], spec.slug))
+
+
+def display_titles(config: Config) -> dict[str, str]:
+    """``[feeds.titles]`` by the slug of each label, so every spelling of it matches."""
+    return {feed_slug(label): title for label, title in config.feeds.titles}
 
 
 def _refuse_shrinking(removed: set[str], owned: set[str], config: Config) -> None:

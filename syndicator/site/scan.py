@@ -28,6 +28,7 @@ class PostScan:
     problems: list[PostError] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     left_out: list[LeftOut] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # usable, but likely not as meant
 
 
 def scan_posts(config: Config, now: datetime | None = None) -> PostScan:
@@ -58,6 +59,11 @@ def scan_posts(config: Config, now: datetime | None = None) -> PostScan:
         post, _ = loaded
         if notice := labels_notice(post, config.posts.max_labels):
             scan.notices.append(notice)
+        if not post.title:
+            scan.warnings.append(
+                f"{post.path}: no title; its feed entries take the start of its text as the "
+                "title (else the file name): add title: to the front matter"
+            )
         if post.id in seen:
             _shadowed(scan, post, seen[post.id])
             continue

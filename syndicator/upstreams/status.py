@@ -1,9 +1,14 @@
-"""What ``status`` reports: one row per configured upstream, from the state."""
+"""What ``status`` reports: one row per configured upstream, from the state.
+
+Times are in the site's time zone, with its offset. The next poll is the one the daemon
+scheduled (it records each in the state), else when the upstream's answers make it due.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from syndicator.core.config import Config
 from syndicator.state.db import State, UpstreamRow
@@ -41,8 +46,8 @@ def upstream_statuses(config: Config, state: State) -> list[UpstreamStatus]:
                 url=upstream.url,
                 current_url=row.current_url,
                 state=row.state,
-                last_poll=_iso(row.last_poll),
-                next_poll=_iso(row.next_poll),
+                last_poll=local_iso(row.last_poll, config.site.timezone),
+                next_poll=local_iso(row.next_poll, config.site.timezone),
                 last_status=row.last_status,
                 last_error=row.last_error,
                 last_warning=row.last_warning,
@@ -53,7 +58,8 @@ def upstream_statuses(config: Config, state: State) -> list[UpstreamStatus]:
     return statuses
 
 
-def _iso(timestamp: float | None) -> str | None:
+def local_iso(timestamp: float | None, zone: ZoneInfo) -> str | None:
+    """ISO 8601 in the site's time zone, with its offset: ``2026-12-02T13:15:17+08:00``."""
     if timestamp is None:
         return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(timestamp, zone).isoformat(timespec="seconds")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import ipaddress
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
@@ -48,6 +50,8 @@ MAX_QUEUED_REQUESTS = 16
 PARSE_SLICE_BYTES = 2048
 # A client that reads none of its unsent output for this long is cut off.
 STALLED_OUTPUT_SECONDS = 10
+# The status page loads nothing: no script, font, style sheet or image beyond its own.
+STATUS_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 
 
 class FeedApp:
@@ -58,12 +62,18 @@ class FeedApp:
         max_age: int,
         health: Callable[[], str | None],
         metrics: Callable[[], tuple[bytes, str]] | None = None,
+        status: Callable[[], bytes] | None = None,
+        status_access: str = "local",
     ) -> None:
-        """``health()`` is None while all is well, else the reason /healthz gives with 503."""
+        """``health()`` is None while all is well, else the reason /healthz gives with 503;
+        ``status()`` is the /status page, shown to the loopback address only unless
+        ``status_access`` is "public" ("off": not at all)."""
         self.store = store
         self.cache_control = f"public, max-age={max_age}".encode()
         self.health = health
         self.metrics = metrics
+        self.status = status if status_access != "off" else None
+        self.status_public = status_access == "public"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,6 +94,9 @@ class FeedApp:
             body, content_type = self.metrics()
             await _respond(send, 200, body, [(b"content-type", content_type.encode())], method)
             return
+        if path == b"/status" and self.status is not None:
+            await self.serve_status(scope, method, send)
+            return
         try:
             stored = self.store.lookup(path.decode("ascii"))
         except (UnicodeDecodeError, ValueError):
@@ -92,6 +105,23 @@ class FeedApp:
             await _respond(send, 404, b"not found\n", [], method)
             return
         await self.serve_file(stored, _headers(scope), method, send)
+
+    async def serve_status(self, scope: Scope, method: bytes, send: Send) -> None:
+        if not self.status_public and not _from_loopback(scope):
+            body = (
+                b'the status page answers the loopback address only ([server] status = "local")\n'
+            )
+            await _respond(send, 403, body, [], method)
+            return
+        assert self.status is not None
+        # It reads the state: off the event loop, so feeds are served meanwhile.
+        page = await asyncio.to_thread(self.status)
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"cache-control", b"no-store"),
+            (b"content-security-policy", STATUS_SECURITY_POLICY.encode()),
+        ]
+        await _respond(send, 200, page, headers, method)
 
     async def serve_file(
         self, stored: StoredFile, headers: dict[bytes, bytes], method: bytes, send: Send
@@ -325,6 +355,16 @@ class _GuardedProtocol(HttpToolsProtocol):
             self._output_timer = None
 
 
+def _from_loopback(scope: Scope) -> bool:
+    client = scope.get("client")
+    if not client:
+        return False
+    try:
+        return ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return False
+
+
 def _headers(scope: Scope) -> dict[bytes, bytes]:
     return {name.lower(): value for name, value in scope["headers"]}
 
@@ -406,14 +446,31 @@ def make_server(app: FeedApp, host: str, port: int) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound now: a port in use is an OSError before anything
+    else starts (the daemon says it started only once it can serve)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(MAX_CONNECTIONS)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def run_server(
     server: uvicorn.Server,
     on_reload: Callable[[], object] | None = None,
     on_stop: Callable[[], object] | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT, calling ``on_stop`` at once when one arrives (the
     rest of the process starts stopping while the server finishes its requests); SIGHUP
-    calls ``on_reload`` in a thread of its own."""
+    calls ``on_reload`` in a thread of its own. With ``sock`` (from ``listen``), on that
+    socket."""
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
@@ -435,7 +492,7 @@ def run_server(
         loop.add_signal_handler(signal.SIGINT, stop, "SIGINT")
         if on_reload is not None:
             loop.add_signal_handler(signal.SIGHUP, reload)
-        await server.serve()
+        await server.serve(sockets=[sock] if sock is not None else None)
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(serve())

@@ -120,6 +120,11 @@ def test_unknown_upstream_key_names_the_upstream(config_from):
         ('[posts]\nmax_labels = "100"\n', "posts.max_labels"),
         ("[server]\nport = 70000\n", "server.port"),
         ('[server]\nport = "80"\n', "server.port"),
+        ('[server]\nstatus = "private"\n', "server.status"),
+        ("[server]\nstatus = true\n", "server.status"),
+        ("[feeds.titles]\nnews = 3\n", "feeds.titles.news"),
+        ('[feeds.titles]\nnews = ""\n', "feeds.titles.news"),
+        ('[feeds]\ntitles = "x"\n', "feeds.titles"),
         ("[polling]\nmax_bytes = 10\n", "polling.max_bytes"),
         ('[polling]\nallow_private_addresses = "no"\n', "polling.allow_private_addresses"),
         ('[polling]\nmin_interval = "2d"\nmax_interval = "1d"\n', "polling.min_interval"),
@@ -334,3 +339,10 @@ def test_config_path_default(monkeypatch):
 def test_config_path_empty_environment_means_default(monkeypatch):
     monkeypatch.setenv("SYNDICATOR_CONFIG", "")
     assert config_path_from(None) == DEFAULT_CONFIG_PATH
+
+
+def test_status_access_and_display_titles(config_from):
+    assert config_from(MINIMAL).server.status == "local"
+    config = config_from(MINIMAL + '[server]\nstatus = "off"\n[feeds.titles]\nb = "B"\na = "甲"\n')
+    assert config.server.status == "off"
+    assert config.feeds.titles == (("a", "甲"), ("b", "B"))

@@ -29,7 +29,7 @@ def url_and_id(categories, slug, template=DEFAULT, ext=".html"):
 
 
 def test_design_example_id(tmp_path, config_from):
-    """DESIGN.md: ``https://site/emnews/2021/12/08/202112082206885192``."""
+    """The site this was made for: ``https://site/emnews/2021/12/08/202112082206885192``."""
     config = config_from('[site]\nurl = "https://site"\n[posts]\ndirs = ["_posts"]\n')
     path = write_post(
         tmp_path / "_posts",

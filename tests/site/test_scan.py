@@ -114,3 +114,18 @@ def test_check_lists_the_posts_in_no_feed(site):
     assert [item["path"].rsplit("/", 1)[1] for item in report["problems"]] == [
         "2022-06-03-other.md"
     ]
+
+
+def test_check_warns_of_a_post_without_a_title(tmp_path) -> None:
+    (tmp_path / "syndicator.toml").write_text(SITE_TOML, encoding="utf-8")
+    write_post(tmp_path / "_posts", "2022-06-02-untitled.md", "date: 2022-06-02\n")
+    write_post(tmp_path / "_posts", "2022-06-02-titled.md", front("Titled"))
+
+    result = syndicator("check", config=tmp_path / "syndicator.toml")
+
+    assert result.returncode == 0, result.stdout  # a warning, not a problem
+    [warning] = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
+    assert "2022-06-02-untitled.md: no title" in warning and "title:" in warning
+    result = syndicator("check", "--json", config=tmp_path / "syndicator.toml")
+    [warning] = json.loads(result.stdout)["warnings"]
+    assert "untitled" in warning

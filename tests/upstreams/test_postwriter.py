@@ -1,4 +1,4 @@
-"""Posts the poller writes: the exact format of DESIGN.md, file names that are safe whatever
+"""Posts the poller writes: the exact format of docs/posts.md, file names that are safe whatever
 the upstream sends, hostile HTML kept out, and posts that ``build`` reads back unchanged."""
 
 from __future__ import annotations

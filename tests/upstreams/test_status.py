@@ -1,4 +1,5 @@
-"""``status``: one row per upstream, from the state, as DESIGN.md lists the fields."""
+"""``status``: one row per upstream, from the state (the README lists the fields); times in
+the site's time zone with its offset; exit 1 while an upstream is in error."""
 
 from __future__ import annotations
 
@@ -27,9 +28,9 @@ FIELDS = [
 ]
 
 
-def status_json(config_path: Path) -> dict[str, dict]:
+def status_json(config_path: Path, code: int = 0) -> dict[str, dict]:
     result = syndicator("status", "--json", config=config_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == code, result.stderr
     rows = json.loads(result.stdout)
     assert isinstance(rows, list)
     for row in rows:
@@ -92,7 +93,7 @@ def test_status_json_after_polls(tmp_path, httpserver):
     run_poll(config, names=["Broken"])
     config_path = write_config(tmp_path, upstream_set(httpserver))
 
-    rows = status_json(config_path)
+    rows = status_json(config_path, code=1)  # Broken is in error
 
     fine, broken, busy = rows["Fine"], rows["Broken"], rows["Busy"]
     gone, moved, idle = rows["Gone"], rows["Moved"], rows["Idle"]
@@ -129,7 +130,7 @@ def test_human_status_names_each_upstream_and_what_happened(tmp_path, httpserver
 
     result = syndicator("status", config=config.path)
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # Broken is in error
     out = result.stdout
     for name in ("Fine", "Broken", "Busy", "Gone", "Moved", "Idle"):
         assert name in out
@@ -161,3 +162,36 @@ def test_a_changed_config_url_shows_as_never_polled(tmp_path, httpserver):
         [row] = upstream_statuses(config, state)
 
     assert (row.state, row.url, row.last_poll) == ("never", config.upstreams[0].url, None)
+
+
+def test_times_are_in_the_site_zone_with_its_offset(tmp_path, httpserver):
+    serve(httpserver, "/feed.xml", rss(items(1)))
+    config = make_config(tmp_path, [("Up", httpserver.url_for("/feed.xml"), "news")])
+    run_poll(config)
+
+    row = status_json(config.path)["Up"]  # all well: exit 0
+
+    assert row["last_poll"].endswith("+08:00") and row["next_poll"].endswith("+08:00")
+    assert "+08:00" in syndicator("status", config=config.path).stdout
+
+
+def test_the_next_poll_is_the_one_the_daemon_scheduled(tmp_path, httpserver):
+    serve(httpserver, "/feed.xml", rss(items(1)))
+    config = make_config(tmp_path, [("Up", httpserver.url_for("/feed.xml"), "news")])
+    run_poll(config)
+    scheduled = datetime.fromisoformat("2031-05-06T07:08:09+08:00")
+    with State.open(config.state.path) as state:
+        state.set_next_poll(config.upstreams[0].key, config.upstreams[0].url, scheduled.timestamp())
+
+    assert iso(status_json(config.path)["Up"]["next_poll"]) == scheduled
+
+
+def test_exit_1_while_an_upstream_is_in_error_0_once_it_recovers(tmp_path, httpserver):
+    upstream = serve(httpserver, "/feed.xml", b"oops", status=500)
+    config = make_config(tmp_path, [("Up", httpserver.url_for("/feed.xml"), "news")])
+    run_poll(config)
+    assert status_json(config.path, code=1)["Up"]["state"] == "error"
+
+    upstream.body, upstream.status = rss(items(1)), 200
+    run_poll(config)
+    assert status_json(config.path, code=0)["Up"]["state"] == "ok"
