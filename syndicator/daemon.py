@@ -39,6 +39,8 @@ from syndicator.web.feedstore import FeedStore
 from syndicator.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from syndicator.web.metrics import Metrics
 from syndicator.web.server import FeedApp, make_server, run_server
+from syndicator.web.websub_hub import Hub, feed_links, feed_topics
+from syndicator.web.websub_publisher import Announcer
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +165,9 @@ class Daemon:
         self.reload_lock = threading.Lock()
         self.observer: BaseObserver | None = None
         self.health = _Health()
+        # WebSub: our own hub, and the hubs told of changed feeds.
+        self.hub = Hub(config, self.metrics) if config.websub.hub else None
+        self.announcer = Announcer(config, self.metrics) if config.websub.hubs else None
 
     # Life cycle
 
@@ -170,6 +175,9 @@ class Daemon:
         with self._state() as state:
             refresh.recover(self.config, state, self._writing)
         self.scheduler.start()
+        for websub in (self.hub, self.announcer):
+            if websub is not None:
+                websub.start()
         self.request_rebuild()
         self._schedule_rescan()
         for upstream in self.config.upstreams:
@@ -197,6 +205,9 @@ class Daemon:
             self.observer.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        for websub in (self.hub, self.announcer):
+            if websub is not None:
+                websub.stop()
         if self.work_lock.acquire(timeout=wait):
             self.work_lock.release()
             log.info("daemon stopped; no write in flight")
@@ -242,8 +253,10 @@ class Daemon:
         if new.posts.dirs != old.posts.dirs:
             self._watch_posts()
         self._schedule_rescan()
-        if (new.server, new.feeds.dir) != (old.server, old.feeds.dir):
-            log.warning("[server] and feeds.dir changes take effect when syndicator restarts")
+        if (new.server, new.feeds.dir, new.websub) != (old.server, old.feeds.dir, old.websub):
+            log.warning(
+                "[server], feeds.dir and [websub] changes take effect when syndicator restarts"
+            )
         self.request_rebuild()
         log.info("config reloaded from %s: %d upstreams", config_path, len(new.upstreams))
         return True
@@ -394,7 +407,22 @@ class Daemon:
                 len(report.removed),
                 seconds,
             )
+            self._announce(report.written)
             self.request_hook()
+
+    def _announce(self, written: list[str]) -> None:
+        """Tell WebSub subscribers (through our hub, and the hubs named) of changed feeds."""
+        topics = feed_topics(self.config, written)
+        if not topics:
+            return
+        if self.announcer is not None:
+            self.announcer.announce(topics)
+        if self.hub is not None:
+            try:
+                self.hub.publish(topics)
+            except Exception:
+                # The feeds are written; subscribers get them at the next change.
+                log.exception("websub: subscribers of %d changed feeds not notified", len(topics))
 
     def _schedule_rescan(self) -> None:
         self.scheduler.add_job(
@@ -532,6 +560,8 @@ def run_daemon(config: Config, config_path: Path) -> None:
         max_age=int(config.server.max_age),
         health=daemon.problem,
         metrics=lambda: (daemon.metrics.render(), METRICS_CONTENT_TYPE),
+        hub=daemon.hub.handle if daemon.hub is not None else None,
+        links=lambda path: feed_links(daemon.config, path),
     )
     server = make_server(app, config.server.host, config.server.port)
     daemon.start()

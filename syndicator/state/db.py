@@ -124,6 +124,30 @@ MIGRATIONS: tuple[str, ...] = (
             AND other.imported_at <= imported_entry.imported_at
     );
     """,
+    """
+    -- The WebSub hub: verified subscriptions to our feeds, and the deliveries still owed to
+    -- them (one per subscription: a feed changed again before delivery is sent as it is then).
+    CREATE TABLE websub_subscription (
+        topic TEXT NOT NULL,            -- the feed's URL
+        callback TEXT NOT NULL,
+        host TEXT NOT NULL,             -- the callback's host, for the limit per host
+        secret TEXT,                    -- hub.secret: deliveries are signed with it
+        lease_seconds INTEGER NOT NULL,
+        expires_at REAL NOT NULL,       -- Unix seconds
+        PRIMARY KEY (topic, callback)
+    );
+    CREATE INDEX websub_subscription_by_host ON websub_subscription (host);
+    CREATE INDEX websub_subscription_by_expiry ON websub_subscription (expires_at);
+    CREATE TABLE websub_delivery (
+        topic TEXT NOT NULL,
+        callback TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,
+        FOREIGN KEY (topic, callback) REFERENCES websub_subscription ON DELETE CASCADE,
+        PRIMARY KEY (topic, callback)
+    );
+    CREATE INDEX websub_delivery_due ON websub_delivery (next_attempt);
+    """,
 )
 
 
