@@ -1,0 +1,184 @@
+"""WebSub end to end: ``syndicator run`` as a real process on 127.0.0.1, as a hub for its own
+feeds and as a publisher announcing to another hub, with subscribers' callbacks on 127.0.0.1;
+subscriptions and owed deliveries across a SIGKILL."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.processes import free_port, get, start_syndicator, wait_until
+from support.site import write_post
+from support.websub import Callback, callback_server, post_form
+
+WAIT = 30.0  # a new post reaches subscribers in about a second; a busy 2-core CI needs more
+
+
+def write_config(root: Path, port: int, websub: str) -> Path:
+    config = root / "syndicator.toml"
+    config.write_text(
+        f"""
+[site]
+title = "测试站"
+url = "http://127.0.0.1:{port}"
+timezone = "Asia/Shanghai"
+
+[posts]
+dirs = ["_posts"]
+
+[feeds]
+dir = "feeds"
+base_url = "http://127.0.0.1:{port}"
+
+[state]
+path = "var/state.db"
+
+[server]
+port = {port}
+
+[websub]
+{websub}
+""",
+        encoding="utf-8",
+    )
+    (root / "_posts").mkdir(exist_ok=True)
+    return config
+
+
+class Daemon:
+    def __init__(self, root: Path, websub: str) -> None:
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = write_config(root, self.port, websub)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = (self.root / "daemon.log").open("ab")
+        self.process = start_syndicator("run", config=self.config, output=log)
+        wait_until(
+            lambda: get(self.url + "/healthz")[0] == 200 and get(self.url + "/atom.xml")[0] == 200,
+            WAIT,
+            "the daemon serving",
+            ignoring=OSError,
+        )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(15)
+
+    def post(self, name: str, title: str) -> None:
+        front = f'title: "{title}"\ndate: 2022-01-01 10:00:00 +0800\ncategories: news\n'
+        write_post(self.root / "_posts", name, front)
+
+    def log(self) -> str:
+        return (self.root / "daemon.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def hub_daemon(tmp_path: Path) -> Iterator[Daemon]:
+    daemon = Daemon(tmp_path, 'hub = true\nallow_private_callbacks = true\nmin_lease = "1s"\n')
+    daemon.post("2022-01-01-first.md", "第一条")
+    daemon.start()
+    yield daemon
+    daemon.stop()
+
+
+def subscribe(daemon: Daemon, callback: Callback, topic: str, **extra: str) -> None:
+    form = {"hub.mode": "subscribe", "hub.callback": callback.url(), "hub.topic": topic}
+    form.update({f"hub.{k}": v for k, v in extra.items()})
+    status, text = post_form(daemon.url + "/websub", form)
+    assert status == 202, text
+    wait_until(callback.verifications, WAIT, "the verification of intent")
+
+
+def test_a_new_post_reaches_a_subscriber_of_the_daemons_hub(hub_daemon):
+    topic = hub_daemon.url + "/atom.xml"
+    _, headers, body = get(topic)
+    assert f'<{hub_daemon.url}/websub>; rel="hub"' in headers["Link"]
+    assert f'<{topic}>; rel="self"' in headers["Link"]
+    assert f'<link href="{hub_daemon.url}/websub" rel="hub"/>'.encode() in body
+    with callback_server() as callback:
+        subscribe(hub_daemon, callback, topic, secret="s3cret")
+        hub_daemon.post("2022-01-02-second.md", "第二条新闻")
+        wait_until(callback.deliveries, WAIT, "the changed feed delivered")
+        (delivery,) = callback.deliveries()
+        assert "第二条新闻".encode() in delivery.body
+        assert delivery.headers["content-type"].startswith("application/atom+xml")
+        expected = hmac.new(b"s3cret", delivery.body, hashlib.sha256).hexdigest()
+        assert delivery.headers["x-hub-signature"] == f"sha256={expected}"
+    _, _, metrics = get(hub_daemon.url + "/metrics")
+    assert b'syndicator_websub_deliveries_total{result="ok"} 1.0' in metrics
+    assert b"syndicator_websub_subscriptions 1.0" in metrics
+
+
+def test_the_hub_answers_post_only_and_refuses_other_topics(hub_daemon):
+    assert get(hub_daemon.url + "/websub")[0] == 405
+    status, text = post_form(
+        hub_daemon.url + "/websub",
+        {"hub.mode": "subscribe", "hub.callback": "http://127.0.0.1:9/", "hub.topic": "http://a/"},
+    )
+    assert status == 400 and "not a feed of this hub" in text
+
+
+def test_subscriptions_and_owed_deliveries_survive_a_sigkill(hub_daemon):
+    topic = hub_daemon.url + "/rss.xml"
+    behaviour = Callback(delivery_status=500)
+    with callback_server(behaviour) as callback:
+        subscribe(hub_daemon, callback, topic)
+        hub_daemon.post("2022-01-02-second.md", "第二条")
+        wait_until(callback.deliveries, WAIT, "a first attempt (refused)")
+        hub_daemon.kill()
+        behaviour.delivery_status = 200
+        seen = len(callback.deliveries())
+        hub_daemon.start()
+        # The owed delivery is retried after the restart, with no new change to the feed.
+        wait_until(lambda: len(callback.deliveries()) > seen, WAIT, "the owed delivery sent")
+        assert "第二条".encode() in callback.deliveries()[-1].body
+        # The subscription itself is still there: the next change is delivered too.
+        hub_daemon.post("2022-01-03-third.md", "第三条")
+        wait_until(
+            lambda: "第三条".encode() in callback.deliveries()[-1].body, WAIT, "the next change"
+        )
+
+
+def test_changed_feeds_are_announced_to_the_hubs_named(tmp_path):
+    behaviour = Callback(delivery_status=503)
+    with callback_server(behaviour) as hub:
+        daemon = Daemon(tmp_path, f'hubs = ["{hub.url("/hub")}"]\n')
+        daemon.post("2022-01-01-first.md", "第一条")
+        try:
+            daemon.start()
+            _, headers, _ = get(daemon.url + "/feed.json")
+            assert f'<{hub.url("/hub")}>; rel="hub"' in headers["Link"]
+            wait_until(hub.deliveries, WAIT, "the first announcement")
+            behaviour.delivery_status = 204
+            pings = hub.deliveries()
+            assert all(
+                p.headers["content-type"] == "application/x-www-form-urlencoded" for p in pings
+            )
+            announced = {p.body.decode() for p in pings}
+            assert (
+                f"hub.mode=publish&hub.url=http%3A%2F%2F127.0.0.1%3A{daemon.port}%2Fatom.xml"
+                in announced
+            )
+            assert not any("index.html" in a or "feeds.opml" in a for a in announced)
+            # The refused announcements are tried again.
+            count = len(pings)
+            wait_until(lambda: len(hub.deliveries()) >= 2 * count, WAIT, "announced again")
+            _, _, metrics = get(daemon.url + "/metrics")
+            assert b'syndicator_websub_announcements_total{result="failed"}' in metrics
+            assert b'syndicator_websub_announcements_total{result="ok"}' in metrics
+        finally:
+            daemon.stop()
