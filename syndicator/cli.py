@@ -302,6 +302,8 @@ def status(context: Context, as_json: bool) -> None:
             click.echo(f"    last error: {s.last_error}")
         if s.last_warning:
             click.echo(f"    last warning: {s.last_warning}")
+        if s.push != "none":
+            click.echo(f"    WebSub push: {s.push}")
 
 
 def _next_poll(state: str, next_poll: str | None) -> str:

@@ -31,6 +31,7 @@ from syndicator.core import preflight
 from syndicator.core.config import Config, ConfigError, UpstreamConfig, load_config
 from syndicator.core.memory import return_large_buffers
 from syndicator.feeds.build import BuildRefusedError
+from syndicator.push import MAINTAIN_EVERY, PushSubscriber
 from syndicator.state.db import State, UpstreamRow
 from syndicator.state.lock import LockTimeoutError, write_lock
 from syndicator.upstreams.fetch import Fetcher
@@ -168,6 +169,17 @@ class Daemon:
         # WebSub: our own hub, and the hubs told of changed feeds.
         self.hub = Hub(config, self.metrics) if config.websub.hub else None
         self.announcer = Announcer(config, self.metrics) if config.websub.hubs else None
+        self.push = (
+            PushSubscriber(
+                lambda: self.config,
+                self.metrics,
+                self._writing,
+                self._run_soon,
+                self.request_rebuild,
+            )
+            if config.websub.callback_base_url
+            else None
+        )
 
     # Life cycle
 
@@ -180,6 +192,10 @@ class Daemon:
                 websub.start()
         self.request_rebuild()
         self._schedule_rescan()
+        if self.push is not None:
+            self.scheduler.add_job(
+                self.push.maintain, "interval", seconds=MAINTAIN_EVERY, id="websub-push"
+            )
         for upstream in self.config.upstreams:
             self._schedule_poll(upstream, first=True)
         self._watch_posts()
@@ -336,6 +352,15 @@ class Daemon:
         )
         if outcome.written:
             self.request_rebuild(outcome.written)
+        if self.push is not None:
+            try:
+                self.push.found(upstream, outcome.hub)
+            except Exception:
+                # Polling goes on; the next poll tries to subscribe again.
+                log.exception("%s: WebSub subscription not requested", upstream.name)
+
+    def _run_soon(self, job: Callable[[], None]) -> None:
+        self.scheduler.add_job(job)
 
     # Rebuilding
 
@@ -562,6 +587,7 @@ def run_daemon(config: Config, config_path: Path) -> None:
         metrics=lambda: (daemon.metrics.render(), METRICS_CONTENT_TYPE),
         hub=daemon.hub.handle if daemon.hub is not None else None,
         links=lambda path: feed_links(daemon.config, path),
+        callback=daemon.push.callback if daemon.push is not None else None,
     )
     server = make_server(app, config.server.host, config.server.port)
     daemon.start()

@@ -13,7 +13,7 @@ waits only for writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -97,7 +97,37 @@ def poll_one(
     )
     with writing():
         # Read again under the lock: another process may have polled it meanwhile.
-        return apply_fetched(config, state, upstream, current_row(state, upstream), fetched)
+        outcome = apply_fetched(config, state, upstream, current_row(state, upstream), fetched)
+        if config.websub.callback_base_url:
+            from syndicator.upstreams.websub_subscriber import relax_schedule
+
+            relax_schedule(config, state, upstream)
+        return outcome
+
+
+def push(
+    config: Config,
+    state: State,
+    upstream: UpstreamConfig,
+    body: bytes,
+    headers: Mapping[str, str],
+    writing: Writing = nullcontext,
+) -> PollOutcome:
+    """A feed an upstream's WebSub hub pushed, imported as a poll's answer would be (the
+    caller rebuilds for ``outcome.written``); the poll schedule is left alone."""
+    from syndicator.upstreams.parse import NotAFeedError, parse_feed
+    from syndicator.upstreams.poll import PollOutcome, current_row, date_zones
+    from syndicator.upstreams.websub_subscriber import import_pushed
+
+    row = current_row(state, upstream)
+    zones = date_zones(config, upstream)
+    try:
+        feed = parse_feed(body, row.current_url or row.url, headers, config.site.timezone, zones)
+    except NotAFeedError as error:
+        return PollOutcome(upstream.name, "failed", error=str(error), error_kind="not_a_feed")
+    with writing():
+        written = import_pushed(config, state, upstream, feed)
+    return PollOutcome(upstream.name, "imported" if written else "unchanged", written)
 
 
 def build(

@@ -128,6 +128,9 @@ class WebSubConfig:
     # One host cannot fill the state (or our delivery queue) with subscriptions.
     max_subscriptions_per_host: int = 1000
     delivery_concurrency: int = 8  # deliveries and verifications in flight at once
+    # The public URL at which hubs reach this daemon: set, upstreams that name a hub are
+    # subscribed to (pushed items arrive in seconds, polling slows to max_interval).
+    callback_base_url: str = ""
 
     @property
     def advertised_hubs(self) -> tuple[str, ...]:
@@ -538,6 +541,11 @@ class _Reader:
                 table, "max_subscriptions_per_host", prefix, 1000, 1
             ),
             delivery_concurrency=self.integer(table, "delivery_concurrency", prefix, 8, 1),
+            callback_base_url=(
+                self.absolute_url(callback, "websub.callback_base_url")
+                if (callback := self.string(table, "callback_base_url", prefix, ""))
+                else ""
+            ),
             **leases,
         )
 

@@ -147,6 +147,20 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (topic, callback)
     );
     CREATE INDEX websub_delivery_due ON websub_delivery (next_attempt);
+    -- The WebSub subscriber: each upstream's subscription at the hub its feed names.
+    CREATE TABLE websub_push (
+        upstream TEXT PRIMARY KEY,      -- the upstream's key
+        hub TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        token TEXT NOT NULL UNIQUE,     -- the unguessable part of the callback's path
+        secret TEXT,                    -- the verified subscription's secret
+        asked_secret TEXT,              -- the one sent with a request not yet verified
+        state TEXT NOT NULL,            -- requested, active, denied, failed, unsubscribing
+        requested_at REAL NOT NULL,
+        lease_expires REAL,
+        last_push REAL,
+        last_error TEXT
+    );
     """,
 )
 

@@ -1,4 +1,5 @@
-"""The WebSub hub's memory: subscriptions with their leases, and the deliveries owed.
+"""WebSub in the state: the hub's subscriptions with their leases and the deliveries owed,
+and the subscriber's subscription for each upstream.
 
 Kept in the state so that a restart (or a kill) loses neither: a subscription lives until
 its lease ends or it is unsubscribed, and a delivery owed is sent after a restart.
@@ -6,7 +7,7 @@ its lease ends or it is unsubscribed, and a delivery owed is sent after a restar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 
 from syndicator.state.db import State
 
@@ -144,3 +145,53 @@ class SubscriptionStore:
         ).fetchone()[0]
         owed = self.db.execute("SELECT count(*) FROM websub_delivery").fetchone()[0]
         return int(subscriptions), int(owed)
+
+
+@dataclass
+class PushRow:
+    """An upstream's subscription at its hub, as the subscriber remembers it."""
+
+    upstream: str
+    hub: str
+    topic: str
+    token: str
+    secret: str | None
+    asked_secret: str | None
+    state: str  # requested, active, denied, failed, unsubscribing
+    requested_at: float
+    lease_expires: float | None = None
+    last_push: float | None = None
+    last_error: str | None = None
+
+
+_PUSH_COLUMNS = ", ".join(f.name for f in fields(PushRow))
+
+
+class PushStore:
+    def __init__(self, state: State) -> None:
+        self.db = state.db
+
+    def get(self, upstream: str) -> PushRow | None:
+        row = self.db.execute(
+            f"SELECT {_PUSH_COLUMNS} FROM websub_push WHERE upstream = ?", (upstream,)
+        ).fetchone()
+        return PushRow(*row) if row else None
+
+    def by_token(self, token: str) -> PushRow | None:
+        row = self.db.execute(
+            f"SELECT {_PUSH_COLUMNS} FROM websub_push WHERE token = ?", (token,)
+        ).fetchone()
+        return PushRow(*row) if row else None
+
+    def all(self) -> list[PushRow]:
+        rows = self.db.execute(f"SELECT {_PUSH_COLUMNS} FROM websub_push ORDER BY upstream")
+        return [PushRow(*row) for row in rows]
+
+    def save(self, row: PushRow) -> None:
+        marks = ", ".join("?" for _ in fields(PushRow))
+        self.db.execute(
+            f"INSERT OR REPLACE INTO websub_push ({_PUSH_COLUMNS}) VALUES ({marks})", astuple(row)
+        )
+
+    def forget(self, upstream: str) -> None:
+        self.db.execute("DELETE FROM websub_push WHERE upstream = ?", (upstream,))

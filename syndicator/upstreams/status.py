@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from syndicator.core.config import Config
 from syndicator.state.db import State, UpstreamRow
+from syndicator.state.websub import PushStore
+from syndicator.upstreams.websub_subscriber import push_state
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,7 @@ class UpstreamStatus:
     last_warning: str | None
     consecutive_errors: int
     imported: int
+    push: str = "none"  # the WebSub subscription's state (none, requested, active, …)
 
     def as_json(self) -> dict[str, object]:
         return asdict(self)
@@ -30,6 +34,8 @@ class UpstreamStatus:
 def upstream_statuses(config: Config, state: State) -> list[UpstreamStatus]:
     rows = {row.key: row for row in state.upstreams()}
     counts = state.imported_counts()
+    pushes = {row.upstream: row for row in PushStore(state).all()}
+    now = time.time()
     statuses = []
     for upstream in config.upstreams:
         row = rows.get(upstream.key)
@@ -48,6 +54,7 @@ def upstream_statuses(config: Config, state: State) -> list[UpstreamStatus]:
                 last_warning=row.last_warning,
                 consecutive_errors=row.consecutive_errors,
                 imported=counts.get(upstream.key, 0),
+                push=push_state(pushes.get(upstream.key), now),
             )
         )
     return statuses

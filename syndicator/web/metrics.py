@@ -75,6 +75,19 @@ class Metrics:
         self.websub_subscriptions = Gauge(
             "syndicator_websub_subscriptions", "Live subscriptions to the hub.", registry=r
         )
+        self.websub_pushes = Counter(
+            "syndicator_websub_pushes",
+            "Feeds upstreams' hubs pushed, by upstream and result (imported, unchanged, "
+            "bad_signature, failed).",
+            ["upstream", "result"],
+            registry=r,
+        )
+        self.websub_push_subscriptions = Gauge(
+            "syndicator_websub_push_subscriptions",
+            "Our subscriptions at upstreams' hubs, by state.",
+            ["state"],
+            registry=r,
+        )
         self.websub_owed = Gauge(
             "syndicator_websub_deliveries_owed",
             "Deliveries the hub owes (due now or waiting to be retried).",

@@ -30,6 +30,11 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ALLOWED_METHODS = (b"GET", b"HEAD")
 HUB_PATH = b"/websub"  # the WebSub hub, when the daemon is one
 MAX_HUB_BODY_BYTES = 64 * 1024
+CALLBACK_PREFIX = b"/websub/callback/"  # WebSub subscriptions' callbacks, when we subscribe
+MAX_CALLBACK_BODY_BYTES = 10 * 1024 * 1024  # a pushed feed: as large as a polled one may be
+
+# A callback's handler: (method, path, query string, headers, body) → (status, text).
+Callback = Callable[[str, str, str, dict[str, str], bytes], tuple[int, str]]
 # Slow or hostile clients: keep-alive is short and requests beyond these sizes are refused.
 KEEP_ALIVE_SECONDS = 5
 # Connections served at once. One more closes the connection idle the longest (between
@@ -61,16 +66,19 @@ class FeedApp:
         metrics: Callable[[], tuple[bytes, str]] | None = None,
         hub: Callable[[bytes], tuple[int, str]] | None = None,
         links: Callable[[str], str | None] | None = None,
+        callback: Callback | None = None,
     ) -> None:
         """``health()`` is None while all is well, else the reason /healthz gives with 503.
         ``hub(body)`` answers a POST to /websub (status, text); ``links(path)`` is the
-        ``Link`` header of a served file, if it has one."""
+        ``Link`` header of a served file, if it has one; ``callback`` answers hubs' requests
+        to /websub/callback/…"""
         self.store = store
         self.cache_control = f"public, max-age={max_age}".encode()
         self.health = health
         self.metrics = metrics
         self.hub = hub
         self.links = links
+        self.callback = callback
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,6 +87,9 @@ class FeedApp:
         path = scope.get("raw_path") or scope["path"].encode()
         if path == HUB_PATH and self.hub is not None:
             await self.hub_request(receive, send, method)
+            return
+        if path.startswith(CALLBACK_PREFIX) and self.callback is not None:
+            await self.callback_request(scope, receive, send, method)
             return
         if method not in ALLOWED_METHODS:
             await _respond(send, 405, b"GET and HEAD only\n", [(b"allow", b"GET, HEAD")], method)
@@ -117,6 +128,32 @@ class FeedApp:
         # The hub reads the state: not on the event loop.
         status, text = await asyncio.get_running_loop().run_in_executor(None, self.hub, body)
         await _respond(send, status, f"{text}\n".encode(), [], method)
+
+    async def callback_request(
+        self, scope: Scope, receive: Receive, send: Send, method: bytes
+    ) -> None:
+        """A hub's verification (GET) or delivery (POST) for one of our subscriptions."""
+        assert self.callback is not None
+        if method not in (b"GET", b"POST"):
+            await _respond(send, 405, b"GET or POST\n", [(b"allow", b"GET, POST")], method)
+            return
+        body = await _read_body(receive, MAX_CALLBACK_BODY_BYTES)
+        if body is None:
+            await _respond(send, 413, b"request too large\n", [], method)
+            return
+        arguments = (
+            method.decode(),
+            scope["path"],
+            scope.get("query_string", b"").decode("latin-1"),
+            {
+                name.decode("latin-1"): value.decode("latin-1")
+                for name, value in _headers(scope).items()
+            },
+            body,
+        )
+        loop = asyncio.get_running_loop()
+        status, text = await loop.run_in_executor(None, self.callback, *arguments)
+        await _respond(send, status, text.encode(), [], method)
 
     async def serve_file(
         self,
