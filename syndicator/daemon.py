@@ -166,7 +166,7 @@ class Daemon:
         self.reload_lock = threading.Lock()
         self.observer: BaseObserver | None = None
         self.health = _Health()
-        # WebSub: our own hub, and the hubs told of changed feeds.
+        # WebSub: our own hub, the hubs told of changed feeds, our subscriptions at others.
         self.hub = Hub(config, self.metrics) if config.websub.hub else None
         self.announcer = Announcer(config, self.metrics) if config.websub.hubs else None
         self.push = (
@@ -176,6 +176,7 @@ class Daemon:
                 self._writing,
                 self._run_soon,
                 self.request_rebuild,
+                lambda upstream: self._schedule_poll(upstream, first=False),
             )
             if config.websub.callback_base_url
             else None

@@ -30,6 +30,7 @@ from syndicator.upstreams.websub_subscriber import (
     answer_verification,
     needs_request,
     push_state,
+    relax_schedule,
     renewal_due,
     signed_by,
     subscribe,
@@ -51,14 +52,17 @@ class PushSubscriber:
         writing: Callable[[], AbstractContextManager[object]],
         run_soon: Callable[[Callable[[], None]], None],
         rebuild: Callable[[Collection[Path]], None],
+        reschedule: Callable[[UpstreamConfig], None],
     ) -> None:
         """``config()`` is the daemon's current config; ``run_soon(job)`` runs a job in the
-        daemon's pool; ``rebuild(paths)`` asks for a rebuild that looks at those posts."""
+        daemon's pool; ``rebuild(paths)`` asks for a rebuild that looks at those posts;
+        ``reschedule(upstream)`` moves its next poll to the one the state holds."""
         self.config = config
         self.metrics = metrics
         self.writing = writing
         self.run_soon = run_soon
         self.rebuild = rebuild
+        self.reschedule = reschedule
         self.fetcher = make_fetcher(config())
 
     def _state(self) -> State:
@@ -102,10 +106,13 @@ class PushSubscriber:
         token = path.removeprefix(CALLBACK_PATH)
         with self._state() as state:
             store = PushStore(state)
+            row = store.by_token(token)
             if method == "GET":
                 values = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
-                return answer_verification(store, token, values)
-            row = store.by_token(token)
+                answer = answer_verification(store, token, values)
+                if row is not None and answer[0] == 200 and values.get("hub.mode") == "subscribe":
+                    self.run_soon(lambda: self._relax(row.upstream))
+                return answer
         if row is None:
             return 410, "no such subscription"  # WebSub 7: the hub may end it
         upstream = next((u for u in self.config().upstreams if u.key == row.upstream), None)
@@ -118,6 +125,15 @@ class PushSubscriber:
             return 202, "accepted"
         self.run_soon(lambda: self._import(upstream, body, dict(headers)))
         return 202, "accepted"
+
+    def _relax(self, key: str) -> None:
+        """Pushes will come: poll this upstream only as a safety net from now on."""
+        upstream = next((u for u in self.config().upstreams if u.key == key), None)
+        if upstream is None:
+            return
+        with self._state() as state, self.writing():
+            relax_schedule(self.config(), state, upstream)
+        self.reschedule(upstream)
 
     def _import(self, upstream: UpstreamConfig, body: bytes, headers: dict[str, str]) -> None:
         config = self.config()

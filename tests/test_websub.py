@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import signal
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,14 +113,17 @@ def test_a_new_post_reaches_a_subscriber_of_the_daemons_hub(hub_daemon):
     with callback_server() as callback:
         subscribe(hub_daemon, callback, topic, secret="s3cret")
         hub_daemon.post("2022-01-02-second.md", "第二条新闻")
-        wait_until(callback.deliveries, WAIT, "the changed feed delivered")
-        (delivery,) = callback.deliveries()
-        assert "第二条新闻".encode() in delivery.body
+        wait_until(
+            lambda: any("第二条新闻".encode() in d.body for d in callback.deliveries()),
+            WAIT,
+            "the changed feed delivered",
+        )
+        delivery = callback.deliveries()[-1]
         assert delivery.headers["content-type"].startswith("application/atom+xml")
         expected = hmac.new(b"s3cret", delivery.body, hashlib.sha256).hexdigest()
         assert delivery.headers["x-hub-signature"] == f"sha256={expected}"
     _, _, metrics = get(hub_daemon.url + "/metrics")
-    assert b'syndicator_websub_deliveries_total{result="ok"} 1.0' in metrics
+    assert b'syndicator_websub_deliveries_total{result="ok"}' in metrics
     assert b"syndicator_websub_subscriptions 1.0" in metrics
 
 
@@ -138,7 +142,11 @@ def test_subscriptions_and_owed_deliveries_survive_a_sigkill(hub_daemon):
     with callback_server(behaviour) as callback:
         subscribe(hub_daemon, callback, topic)
         hub_daemon.post("2022-01-02-second.md", "第二条")
-        wait_until(callback.deliveries, WAIT, "a first attempt (refused)")
+        wait_until(
+            lambda: any("第二条".encode() in d.body for d in callback.deliveries()),
+            WAIT,
+            "a first attempt (refused)",
+        )
         hub_daemon.kill()
         behaviour.delivery_status = 200
         seen = len(callback.deliveries())
@@ -182,3 +190,59 @@ def test_changed_feeds_are_announced_to_the_hubs_named(tmp_path):
             assert b'syndicator_websub_announcements_total{result="ok"}' in metrics
         finally:
             daemon.stop()
+
+
+# --- two daemons: A the hub and publisher, B subscribed to A's feed ---------------------------
+
+
+def state_rows(daemon: Daemon, query: str) -> list[tuple]:
+    with sqlite3.connect(daemon.root / "var" / "state.db") as db:
+        return db.execute(query).fetchall()
+
+
+@pytest.fixture
+def two_daemons(tmp_path: Path) -> Iterator[tuple[Daemon, Daemon]]:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = Daemon(tmp_path / "a", "hub = true\nallow_private_callbacks = true\n")
+    a.post("2022-01-01-first.md", "甲的第一条")
+    b = Daemon(tmp_path / "b", "")
+    b.config.write_text(
+        b.config.read_text(encoding="utf-8")
+        + f'callback_base_url = "{b.url}"\n\n'
+        + '[polling]\ninterval = "1h"\ntimeout = "5s"\nallow_private_addresses = true\n\n'
+        + f'[[upstreams]]\nname = "甲站"\nurl = "{a.url}/atom.xml"\ncategory = "jia"\n',
+        encoding="utf-8",
+    )
+    try:
+        a.start()
+        b.start()
+        yield a, b
+    finally:
+        b.stop()
+        a.stop()
+
+
+def test_a_post_on_daemon_a_reaches_daemon_b_by_push(two_daemons):
+    a, b = two_daemons
+    wait_until(lambda: "甲的第一条".encode() in get(b.url + "/atom.xml")[2], WAIT, "B's first poll")
+    wait_until(
+        lambda: state_rows(b, "SELECT state FROM websub_push") == [("active",)],
+        WAIT,
+        "B subscribed at A's hub",
+    )
+    (hub, topic, token) = state_rows(b, "SELECT hub, topic, token FROM websub_push")[0]
+    assert (hub, topic) == (f"{a.url}/websub", f"{a.url}/atom.xml")
+    assert len(token) >= 40
+    # Polled only as a safety net now: a day (polling.max_interval) after the last poll.
+    wait_until(
+        lambda: state_rows(b, "SELECT next_poll - last_poll FROM upstream")[0][0] >= 86400 - 1,
+        WAIT,
+        "B's polls moved to max_interval",
+    )
+    a.post("2022-01-02-second.md", "甲的第二条")
+    wait_until(lambda: "甲的第二条".encode() in get(b.url + "/atom.xml")[2], WAIT, "pushed to B")
+    assert len(list((b.root / "_posts").glob("*.md"))) == 2  # once each
+    _, _, metrics = get(b.url + "/metrics")
+    pushed = 'syndicator_websub_pushes_total{result="imported",upstream="甲站"} 1.0'
+    assert pushed.encode() in metrics
