@@ -171,6 +171,7 @@ class WebSubHarness:
         (root / "syndicator.toml").write_text(CONFIG.format(port=self.port), encoding="utf-8")
         self.state = root / "var" / "state.db"
         self.process: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
         self.subscribers = Subscribers(random.Random(seed + 1))
         self.failures: list[str] = []
         self.posts = 0
@@ -179,6 +180,7 @@ class WebSubHarness:
     # The daemon
 
     def start(self) -> bool:
+        self.started_at = time.time()
         environment = dict(os.environ, PYTHONPATH=str(REPOSITORY))
         environment.pop("SYNDICATOR_CONFIG", None)
         with (self.root / "daemon.log").open("ab") as log:
@@ -255,15 +257,15 @@ class WebSubHarness:
             if not self.start():
                 self.failures.append(f"life {life}: the daemon did not come up")
                 return
-            restarted = time.time()
+            restarted = self.started_at
             self._check_restart(subscriptions_at_kill, life)
+            self._check_owed_kept(owed_at_kill, restarted, life)
             for _ in range(self.rng.randint(0, 2)):
                 self.subscribe()
             self.post()
             time.sleep(self.rng.uniform(0, self.max_delay))
             killed = time.time()
             self.kill()
-            self._check_owed_kept(owed_at_kill, restarted, life)
             subscriptions_at_kill, owed_at_kill = self._check_kill(killed, life)
             if self.verbose:
                 print(
@@ -306,8 +308,8 @@ class WebSubHarness:
                 )
 
     def _check_owed_kept(self, owed_before: set[str], restarted: float, life: int) -> None:
-        """Each delivery owed at the previous kill is, at this one, still owed, or was sent
-        after the restart in between, or its subscription's lease ended."""
+        """Right after a restart (before any new change): each delivery owed at the kill is
+        still owed, or was sent since the restart, or its subscription's lease ended."""
         owed_now = self.owed()
         subscriptions = self.subscriptions()
         for callback in owed_before:
