@@ -396,6 +396,7 @@ def serve(context: Context) -> None:
     """The HTTP server alone, serving feeds.dir."""
     from syndicator.web.feedstore import FeedStore
     from syndicator.web.server import FeedApp, make_server, run_server
+    from syndicator.web.websub_hub import feed_links
 
     config = context.config
     folder = config.feeds.dir
@@ -404,7 +405,13 @@ def serve(context: Context) -> None:
         # No scheduler here: all serve can vouch for is the folder it serves.
         return None if folder.is_dir() else f"the feed folder {folder} is missing"
 
-    app = FeedApp(FeedStore(folder), max_age=int(config.server.max_age), health=health)
+    # The feeds' Link headers name their hubs here too; the hub itself runs only under `run`.
+    app = FeedApp(
+        FeedStore(folder),
+        max_age=int(config.server.max_age),
+        health=health,
+        links=lambda path: feed_links(config, path),
+    )
     try:
         run_server(make_server(app, config.server.host, config.server.port))
     except OSError as error:
