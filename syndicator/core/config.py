@@ -328,6 +328,11 @@ class _Reader:
             raise self.fail(key, f"must be an absolute http(s) URL, not {value!r}")
         return value.rstrip("/")
 
+    def url_as_written(self, value: str, key: str) -> str:
+        """An absolute http(s) URL, kept as written (a hub's trailing slash may matter)."""
+        self.absolute_url(value, key)
+        return value
+
     def site(self, table: dict[str, Any]) -> SiteConfig:
         self.section_keys(table, "site.", SiteConfig)
         if "url" not in table:
@@ -532,7 +537,7 @@ class _Reader:
             hubs=tuple(dict.fromkeys(hubs)),
             hub=self.boolean(table, "hub", prefix, False),
             hub_url=(
-                self.absolute_url(hub_url, "websub.hub_url") and hub_url
+                self.url_as_written(hub_url, "websub.hub_url")
                 if hub_url
                 else feeds.base_url + "/websub"
             ),

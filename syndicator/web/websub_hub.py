@@ -198,10 +198,10 @@ class Hub:
             return Answer(400, "hub.callback and hub.topic are required")
         try:
             parts = urlsplit(callback)
-            host = (parts.hostname or "").lower()
+            scheme, host = parts.scheme, (parts.hostname or "").lower()
         except ValueError:
-            host = ""
-        if parts.scheme not in ("http", "https") or not host:
+            scheme, host = "", ""
+        if scheme not in ("http", "https") or not host:
             return Answer(400, f"hub.callback must be an absolute http(s) URL, not {callback!r}")
         if topic_file(self.config, topic) is None:
             return Answer(
