@@ -316,3 +316,19 @@ def test_a_hub_that_refuses_the_request_is_tried_again_later(tmp_path):
         world = World(tmp_path, hub)
         row = world.found()
         assert row.state == "failed" and "HTTP 400" in row.last_error
+
+
+def test_status_and_metrics_show_the_push_state(world):
+    from syndicator.upstreams.status import upstream_statuses
+
+    with State.open(world.config.state.path) as state:
+        assert [s.push for s in upstream_statuses(world.config, state)] == ["none"]
+    row = world.found()
+    with State.open(world.config.state.path) as state:
+        assert [s.push for s in upstream_statuses(world.config, state)] == ["requested"]
+    world.verify(row, **{"hub.mode": "subscribe", "hub.lease_seconds": "1"})
+    world.subscriber.maintain()
+    assert world.metrics.websub_push_subscriptions.labels("active")._value.get() == 1
+    time.sleep(1.1)
+    with State.open(world.config.state.path) as state:
+        assert [s.push for s in upstream_statuses(world.config, state)] == ["expired"]

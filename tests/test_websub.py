@@ -168,6 +168,7 @@ def test_changed_feeds_are_announced_to_the_hubs_named(tmp_path):
         daemon.post("2022-01-01-first.md", "第一条")
         try:
             daemon.start()
+            wait_until(lambda: get(daemon.url + "/feed.json")[0] == 200, WAIT, "the first build")
             _, headers, _ = get(daemon.url + "/feed.json")
             assert f'<{hub.url("/hub")}>; rel="hub"' in headers["Link"]
             wait_until(hub.deliveries, WAIT, "the first announcement")
