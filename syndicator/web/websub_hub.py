@@ -451,8 +451,3 @@ def _first(form: dict[str, list[str]], key: str) -> str:
 
 def _key(delivery: Delivery) -> tuple[str, str]:
     return delivery.subscription.topic, delivery.subscription.callback
-
-
-def make_hub(config: Config, metrics: Metrics) -> Hub | None:
-    """The hub when ``websub.hub`` is on, else None."""
-    return Hub(config, metrics) if config.websub.hub else None
