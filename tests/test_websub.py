@@ -247,3 +247,22 @@ def test_a_post_on_daemon_a_reaches_daemon_b_by_push(two_daemons):
     _, _, metrics = get(b.url + "/metrics")
     pushed = 'syndicator_websub_pushes_total{result="imported",upstream="甲站"} 1.0'
     assert pushed.encode() in metrics
+
+
+def test_the_subscribing_daemon_keeps_its_subscription_across_a_sigkill(two_daemons):
+    a, b = two_daemons
+    wait_until(
+        lambda: state_rows(b, "SELECT state FROM websub_push") == [("active",)],
+        WAIT,
+        "B subscribed at A's hub",
+    )
+    before = state_rows(b, "SELECT token, secret, lease_expires FROM websub_push")
+    b.kill()
+    b.start()
+    # Same subscription (token, secret, lease): A's pushes still land, with no new request.
+    assert state_rows(b, "SELECT token, secret, lease_expires FROM websub_push") == before
+    a.post("2022-01-02-after.md", "甲在乙重启之后")
+    wait_until(
+        lambda: "甲在乙重启之后".encode() in get(b.url + "/atom.xml")[2], WAIT, "pushed to B"
+    )
+    assert len(state_rows(a, "SELECT callback FROM websub_subscription")) == 1
