@@ -860,6 +860,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="last kills with the upstreams frozen, each just after a late entry's post "
         "appears (default: a tenth of --kills)",
     )
+    parser.add_argument(
+        "--websub",
+        action="store_true",
+        help="the WebSub case instead: the daemon as a hub, killed while subscribers "
+        "subscribe and deliveries are owed (bench/crash_websub.py)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary site")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -883,6 +889,8 @@ def site_folder(keep: bool) -> Iterator[tuple[Path, list[bool]]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.websub:
+        return websub_case(args)
     with site_folder(args.keep) as (root, keep):
         tally = Harness(args, root).run()
         keep[0] = keep[0] or bool(tally.failures)
@@ -893,6 +901,20 @@ def main(argv: list[str] | None = None) -> int:
             figures["command"] = " ".join(["python", "bench/crash_harness.py", *sys.argv[1:]])
             Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return 1 if tally.failures else 0
+
+
+def websub_case(args: argparse.Namespace) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from crash_websub import WebSubHarness
+
+    with site_folder(args.keep) as (root, keep):
+        harness = WebSubHarness(args.kills, args.seed, min(args.max_delay, 1.5), root, args.verbose)
+        failures = harness.run()
+        keep[0] = keep[0] or bool(failures)
+        print(harness.summary(), flush=True)
+        if failures:
+            print(f"site kept in {root} (daemon.log has the daemon's output)")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

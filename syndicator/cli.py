@@ -444,6 +444,8 @@ def echo_statuses(statuses: list[UpstreamStatus]) -> None:
             click.echo(f"    last error: {s.last_error}")
         if s.last_warning:
             click.echo(f"    last warning: {s.last_warning}")
+        if s.push != "none":
+            click.echo(f"    WebSub push: {s.push}")
 
 
 def _next_poll(state: str, next_poll: str | None) -> str:
@@ -566,6 +568,7 @@ def serve(context: Context) -> None:
     """The HTTP server alone, serving feeds.dir."""
     from syndicator.web.feedstore import FeedStore
     from syndicator.web.server import FeedApp, listen, make_server, run_server
+    from syndicator.web.websub_hub import feed_links
 
     config = context.config
     folder = config.feeds.dir
@@ -574,7 +577,13 @@ def serve(context: Context) -> None:
         # No scheduler here: all serve can vouch for is the folder it serves.
         return None if folder.is_dir() else f"the feed folder {folder} is missing"
 
-    app = FeedApp(FeedStore(folder), max_age=int(config.server.max_age), health=health)
+    # The feeds' Link headers name their hubs here too; the hub itself runs only under `run`.
+    app = FeedApp(
+        FeedStore(folder),
+        max_age=int(config.server.max_age),
+        health=health,
+        links=lambda path: feed_links(config, path),
+    )
     try:
         sock = listen(config.server.host, config.server.port)
     except OSError as error:

@@ -35,6 +35,7 @@ from syndicator.core.config import Config, ConfigError, UpstreamConfig, load_con
 from syndicator.core.logs import log_event
 from syndicator.core.memory import return_large_buffers
 from syndicator.feeds.build import BuildRefusedError
+from syndicator.push import MAINTAIN_EVERY, PushSubscriber
 from syndicator.site.posts import PostError
 from syndicator.state.db import State, UpstreamRow
 from syndicator.state.lock import LockTimeoutError, write_lock
@@ -46,6 +47,8 @@ from syndicator.web.metrics import Metrics
 from syndicator.web.server import FeedApp, make_server, run_server
 from syndicator.web.status_data import gather_status
 from syndicator.web.status_page import render_status
+from syndicator.web.websub_hub import Hub, feed_links, feed_topics
+from syndicator.web.websub_publisher import Announcer
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +206,21 @@ class Daemon:
         self.watched: dict[Path, tuple[int, int]] = {}  # folder -> (device, inode) watched
         self.watch_lock = threading.Lock()  # a reload and a rebuild may both re-arm the watch
         self.skipped = _SkippedPosts()
+        # WebSub: our own hub, the hubs told of changed feeds, our subscriptions at others.
+        self.hub = Hub(config, self.metrics) if config.websub.hub else None
+        self.announcer = Announcer(config, self.metrics) if config.websub.hubs else None
+        self.push = (
+            PushSubscriber(
+                lambda: self.config,
+                self.metrics,
+                self._writing,
+                self._run_soon,
+                self.request_rebuild,
+                lambda upstream: self._schedule_poll(upstream, first=False),
+            )
+            if config.websub.callback_base_url
+            else None
+        )
 
     # Life cycle
 
@@ -210,8 +228,15 @@ class Daemon:
         with self._state() as state:
             refresh.recover(self.config, state, self._writing)
         self.scheduler.start()
+        for websub in (self.hub, self.announcer):
+            if websub is not None:
+                websub.start()
         self.request_rebuild()
         self._schedule_rescan()
+        if self.push is not None:
+            self.scheduler.add_job(
+                self.push.maintain, "interval", seconds=MAINTAIN_EVERY, id="websub-push"
+            )
         for upstream in self.config.upstreams:
             self._schedule_poll(upstream, first=True)
         self._watch_posts()
@@ -256,6 +281,9 @@ class Daemon:
             self.observer.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        for websub in (self.hub, self.announcer):
+            if websub is not None:
+                websub.stop()
         if self.work_lock.acquire(timeout=wait):
             self.work_lock.release()
             log_event(log, logging.INFO, "daemon_stopped", "daemon stopped; no write in flight")
@@ -296,11 +324,13 @@ class Daemon:
         try:
             old = self.config
             # The server is serving the old folder: building into a new one would leave
-            # what it serves stale until the restart that applies both.
+            # what it serves stale until the restart that applies both (and [websub] with
+            # them: the hub and the announcer were made with the old one).
             new = dataclasses.replace(
                 loaded,
                 server=old.server,
                 feeds=dataclasses.replace(loaded.feeds, dir=old.feeds.dir),
+                websub=old.websub,  # the hub and the announcer run with the old one
             )
             self.config = new
             self.fetcher = make_fetcher(new)
@@ -315,10 +345,14 @@ class Daemon:
         if new.posts.dirs != old.posts.dirs:
             self._watch_posts()
         self._schedule_rescan()
-        if (loaded.server, loaded.feeds.dir) != (old.server, old.feeds.dir):
+        if (loaded.server, loaded.feeds.dir, loaded.websub) != (
+            old.server,
+            old.feeds.dir,
+            old.websub,
+        ):
             log.warning(
-                "[server] and feeds.dir changes take effect when syndicator restarts; until "
-                "then the feeds are built into and served from %s",
+                "[server], feeds.dir and [websub] changes take effect when syndicator "
+                "restarts; until then the feeds are built into and served from %s",
                 old.feeds.dir,
             )
         self.request_rebuild()
@@ -422,6 +456,15 @@ class Daemon:
         )
         if outcome.written:
             self.request_rebuild(outcome.written)
+        if self.push is not None:
+            try:
+                self.push.found(upstream, outcome.hub)
+            except Exception:
+                # Polling goes on; the next poll tries to subscribe again.
+                log.exception("%s: WebSub subscription not requested", upstream.name)
+
+    def _run_soon(self, job: Callable[[], None]) -> None:
+        self.scheduler.add_job(job)
 
     # Rebuilding
 
@@ -511,7 +554,22 @@ class Daemon:
                 skipped=len(report.problems),
                 duration=round(seconds, 3),
             )
+            self._announce(report.written)
             self.request_hook()
+
+    def _announce(self, written: list[str]) -> None:
+        """Tell WebSub subscribers (through our hub, and the hubs named) of changed feeds."""
+        topics = feed_topics(self.config, written)
+        if not topics:
+            return
+        if self.announcer is not None:
+            self.announcer.announce(topics)
+        if self.hub is not None:
+            try:
+                self.hub.publish(topics)
+            except Exception:
+                # The feeds are written; subscribers get them at the next change.
+                log.exception("websub: subscribers of %d changed feeds not notified", len(topics))
 
     def _schedule_rescan(self) -> None:
         self.scheduler.add_job(
@@ -683,6 +741,9 @@ def run_daemon(config: Config, config_path: Path, sock: socket.socket) -> None:
         metrics=lambda: (daemon.metrics.render(), METRICS_CONTENT_TYPE),
         status=daemon.status_page,
         status_access=config.server.status,
+        hub=daemon.hub.handle if daemon.hub is not None else None,
+        links=lambda path: feed_links(daemon.config, path),
+        callback=daemon.push.callback if daemon.push is not None else None,
     )
     server = make_server(app, config.server.host, config.server.port)
     daemon.start()

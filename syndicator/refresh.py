@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
@@ -121,6 +121,10 @@ def poll_one(
         # Read again under the lock: another process may have polled it meanwhile.
         outcome = apply_fetched(config, state, upstream, current_row(state, upstream), fetched)
         _record_poll(config, state, upstream, outcome)
+        if config.websub.callback_base_url:
+            from syndicator.upstreams.websub_subscriber import relax_schedule
+
+            relax_schedule(config, state, upstream)
         return outcome
 
 
@@ -156,6 +160,31 @@ def _history_kept(state: State) -> Iterator[None]:
         yield
     except sqlite3.Error as error:
         log.warning("%s: history for /status not recorded: %s", state.path, error)
+
+
+def push(
+    config: Config,
+    state: State,
+    upstream: UpstreamConfig,
+    body: bytes,
+    headers: Mapping[str, str],
+    writing: Writing = nullcontext,
+) -> PollOutcome:
+    """A feed an upstream's WebSub hub pushed, imported as a poll's answer would be (the
+    caller rebuilds for ``outcome.written``); the poll schedule is left alone."""
+    from syndicator.upstreams.parse import NotAFeedError, parse_feed
+    from syndicator.upstreams.poll import PollOutcome, current_row, date_zones
+    from syndicator.upstreams.websub_subscriber import import_pushed
+
+    row = current_row(state, upstream)
+    zones = date_zones(config, upstream)
+    try:
+        feed = parse_feed(body, row.current_url or row.url, headers, config.site.timezone, zones)
+    except NotAFeedError as error:
+        return PollOutcome(upstream.name, "failed", error=str(error), error_kind="not_a_feed")
+    with writing():
+        written = import_pushed(config, state, upstream, feed)
+    return PollOutcome(upstream.name, "imported" if written else "unchanged", written)
 
 
 def build(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import grimp
 
 STAGES = {"core", "state", "site", "feeds", "upstreams", "web"}
-TOP = {"__init__", "__main__", "cli", "daemon", "refresh"}
+TOP = {"__init__", "__main__", "cli", "daemon", "push", "refresh"}
 
 
 def cycles(graph: grimp.ImportGraph) -> list[list[str]]:

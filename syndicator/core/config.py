@@ -151,6 +151,31 @@ class DetailConfig:
 
 
 @dataclass(frozen=True)
+class WebSubConfig:
+    """WebSub: the hubs our feeds name and announce to, and the hub the daemon can be."""
+
+    hubs: tuple[str, ...] = ()  # hubs told (hub.mode=publish) of every changed feed
+    hub: bool = False  # the daemon is a hub for its own feeds at /websub
+    hub_url: str = ""  # where subscribers reach that hub: feeds.base_url + "/websub"
+    allow_private_callbacks: bool = False
+    default_lease: float = 10 * 86400.0  # when a subscriber asks for none
+    min_lease: float = 3600.0
+    max_lease: float = 30 * 86400.0
+    # One host cannot fill the state (or our delivery queue) with subscriptions.
+    max_subscriptions_per_host: int = 1000
+    delivery_concurrency: int = 8  # deliveries and verifications in flight at once
+    # The public URL at which hubs reach this daemon: set, upstreams that name a hub are
+    # subscribed to (pushed items arrive in seconds, polling slows to max_interval).
+    callback_base_url: str = ""
+
+    @property
+    def advertised_hubs(self) -> tuple[str, ...]:
+        """The hubs every feed names (rel="hub"): our own first when we are one."""
+        own = (self.hub_url,) if self.hub else ()
+        return tuple(dict.fromkeys(own + self.hubs))
+
+
+@dataclass(frozen=True)
 class UpstreamConfig:
     name: str
     url: str
@@ -196,6 +221,7 @@ class Config:
     server: ServerConfig
     hooks: HooksConfig = field(default_factory=HooksConfig)
     upstreams: tuple[UpstreamConfig, ...] = ()
+    websub: WebSubConfig = field(default_factory=WebSubConfig)
 
 
 _ZONE_ABBREVIATION = re.compile(r"[A-Za-z]{2,5}")
@@ -269,6 +295,7 @@ class _Reader:
                 "server",
                 "hooks",
                 "upstreams",
+                "websub",
             },
         )
         site = self.site(self.table(raw, "site"))
@@ -291,6 +318,7 @@ class _Reader:
             server=server,
             hooks=self.hooks(self.table(raw, "hooks")),
             upstreams=upstreams,
+            websub=self.websub(self.table(raw, "websub"), feeds),
         )
 
     def table(self, raw: dict[str, Any], key: str) -> dict[str, Any]:
@@ -363,6 +391,11 @@ class _Reader:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise self.fail(key, f"must be an absolute http(s) URL, not {value!r}")
         return value.rstrip("/")
+
+    def url_as_written(self, value: str, key: str) -> str:
+        """An absolute http(s) URL, kept as written (a hub's trailing slash may matter)."""
+        self.absolute_url(value, key)
+        return value
 
     def site(self, table: dict[str, Any]) -> SiteConfig:
         self.section_keys(table, "site.", SiteConfig)
@@ -565,6 +598,44 @@ class _Reader:
         return HooksConfig(
             after_change=self.string(table, "after_change", "hooks.", ""),
             timeout=self.duration(table, "timeout", "hooks.", HooksConfig.timeout),
+        )
+
+    def websub(self, table: dict[str, Any], feeds: FeedsConfig) -> WebSubConfig:
+        self.section_keys(table, "websub.", WebSubConfig)
+        prefix = "websub."
+        # Kept as written (a hub's trailing slash may matter to it).
+        hubs = tuple(
+            self.absolute_url(url, "websub.hubs") and url
+            for url in self.strings(table, "hubs", prefix, ())
+        )
+        hub_url = self.string(table, "hub_url", prefix, "")
+        leases = {
+            key: self.duration(table, key, prefix, getattr(WebSubConfig, key))
+            for key in ("default_lease", "min_lease", "max_lease")
+        }
+        if not leases["min_lease"] <= leases["default_lease"] <= leases["max_lease"]:
+            raise self.fail(
+                "websub.default_lease", "must lie within websub.min_lease and websub.max_lease"
+            )
+        return WebSubConfig(
+            hubs=tuple(dict.fromkeys(hubs)),
+            hub=self.boolean(table, "hub", prefix, False),
+            hub_url=(
+                self.url_as_written(hub_url, "websub.hub_url")
+                if hub_url
+                else feeds.base_url + "/websub"
+            ),
+            allow_private_callbacks=self.boolean(table, "allow_private_callbacks", prefix, False),
+            max_subscriptions_per_host=self.integer(
+                table, "max_subscriptions_per_host", prefix, 1000, 1
+            ),
+            delivery_concurrency=self.integer(table, "delivery_concurrency", prefix, 8, 1),
+            callback_base_url=(
+                self.absolute_url(callback, "websub.callback_base_url")
+                if (callback := self.string(table, "callback_base_url", prefix, ""))
+                else ""
+            ),
+            **leases,
         )
 
     def upstreams(self, value: object) -> tuple[UpstreamConfig, ...]:

@@ -24,6 +24,9 @@ def render_json(meta: FeedMeta, entries: list[Entry], config: Config) -> bytes:
         "authors": [{"name": meta.author, "url": config.site.url}],
         "items": [_item(entry, config) for entry in entries],
     }
+    if meta.hubs:
+        # JSON Feed 1.1: the feed's WebSub hubs ("type" names the protocol).
+        document["hubs"] = [{"type": "WebSub", "url": hub} for hub in meta.hubs]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
 
 

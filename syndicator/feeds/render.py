@@ -130,4 +130,5 @@ def feed_meta(spec: FeedSpec, config: Config) -> FeedMeta:
         urls={fmt: base + FILE_NAMES[fmt] for fmt in config.feeds.formats},
         language=config.site.language,
         author=config.site.title,
+        hubs=config.websub.advertised_hubs,
     )

@@ -22,6 +22,7 @@ from syndicator.core.dates import feed_moment, rfc3339
 from syndicator.feeds.attribution import Attribution
 from syndicator.feeds.entries import Entry
 
+ATOM = "http://www.w3.org/2005/Atom"
 # An empty feed still needs an updated date, and "now" would change its bytes on every build.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -36,6 +37,7 @@ class FeedMeta:
     urls: dict[str, str]  # format name → the absolute URL the feed is served at
     language: str
     author: str
+    hubs: tuple[str, ...] = ()  # WebSub hubs the feed names (rel="hub")
 
 
 def newest_update(entries: list[Entry]) -> datetime:
@@ -68,7 +70,10 @@ def _generator(
     generator.author(name=meta.author, uri=config.site.url)
     # The RSS channel <link> is the last link added: self first, the site last.
     generator.link(href=self_url, rel="self", type=self_type)
+    for hub in meta.hubs:
+        generator.link(href=hub, rel="hub")
     generator.link(href=meta.home_url, rel="alternate")
+    generator.attribution.hubs = meta.hubs
     generator.language(meta.language)
     generator.generator("syndicator", version=__version__)
     updated = _seconds(newest_update(entries))
@@ -103,7 +108,20 @@ def _seconds(moment: datetime) -> datetime:
 
 
 class _AttributionFeed(BaseExtension):
-    """The feed side of the attribution extension: it declares no namespace."""
+    """The feed side of the extension: it declares no namespace, and writes the WebSub hub
+    links of RSS (feedgen writes only the self one of its ``atom:link``s there)."""
+
+    def __init__(self) -> None:
+        self.hubs: tuple[str, ...] = ()
+
+    def extend_rss(self, rss: etree._Element) -> etree._Element:
+        channel = rss[0]
+        self_link = channel.find(f"{{{ATOM}}}link")
+        at = channel.index(self_link) + 1 if self_link is not None else len(channel)
+        for offset, hub in enumerate(self.hubs):
+            link = etree.Element(f"{{{ATOM}}}link", href=hub, rel="hub")
+            channel.insert(at + offset, link)
+        return rss
 
 
 class _AttributionEntry(BaseEntryExtension):

@@ -94,6 +94,8 @@ def config_fingerprint(config: Config) -> str:
         "extensions": config.posts.extensions,
         "max_labels": config.posts.max_labels,
         "attribution": repr(config.attribution),
+        # Named in every feed: a change rewrites them all.
+        "hubs": config.websub.advertised_hubs,
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 

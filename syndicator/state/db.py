@@ -157,6 +157,44 @@ MIGRATIONS: tuple[str, ...] = (
         refused TEXT                    -- why the build changed nothing, when it was refused
     );
     """,
+    """
+    -- The WebSub hub: verified subscriptions to our feeds, and the deliveries still owed to
+    -- them (one per subscription: a feed changed again before delivery is sent as it is then).
+    CREATE TABLE websub_subscription (
+        topic TEXT NOT NULL,            -- the feed's URL
+        callback TEXT NOT NULL,
+        host TEXT NOT NULL,             -- the callback's host, for the limit per host
+        secret TEXT,                    -- hub.secret: deliveries are signed with it
+        lease_seconds INTEGER NOT NULL,
+        expires_at REAL NOT NULL,       -- Unix seconds
+        PRIMARY KEY (topic, callback)
+    );
+    CREATE INDEX websub_subscription_by_host ON websub_subscription (host);
+    CREATE INDEX websub_subscription_by_expiry ON websub_subscription (expires_at);
+    CREATE TABLE websub_delivery (
+        topic TEXT NOT NULL,
+        callback TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,
+        FOREIGN KEY (topic, callback) REFERENCES websub_subscription ON DELETE CASCADE,
+        PRIMARY KEY (topic, callback)
+    );
+    CREATE INDEX websub_delivery_due ON websub_delivery (next_attempt);
+    -- The WebSub subscriber: each upstream's subscription at the hub its feed names.
+    CREATE TABLE websub_push (
+        upstream TEXT PRIMARY KEY,      -- the upstream's key
+        hub TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        token TEXT NOT NULL UNIQUE,     -- the unguessable part of the callback's path
+        secret TEXT,                    -- the verified subscription's secret
+        asked_secret TEXT,              -- the one sent with a request not yet verified
+        state TEXT NOT NULL,            -- requested, active, denied, failed, unsubscribing
+        requested_at REAL NOT NULL,
+        lease_expires REAL,
+        last_push REAL,
+        last_error TEXT
+    );
+    """,
 )
 
 # How far back the status page looks, and how many builds it lists.

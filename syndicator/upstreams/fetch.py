@@ -341,7 +341,10 @@ class Fetcher:
         allow_private_addresses: bool,
         max_redirects: int = 5,
         per_host_delay: float = 0.0,
+        private_key: str = "polling.allow_private_addresses",
     ) -> None:
+        """``private_key`` is the config key a refused private address names."""
+        self._private_key = private_key
         # Turns per host for the requests each item costs (detail, full text, robots.txt).
         self.gate = HostGate(per_host_delay)
         self.user_agent = user_agent
@@ -396,6 +399,16 @@ class Fetcher:
         with self.gate.turn(url):
             return self.fetch(url)
 
+    def send(
+        self, method: str, url: str, *, body: bytes = b"", headers: Mapping[str, str] | None = None
+    ) -> FetchResult:
+        """One request (a WebSub hub's or callback's), bounded and guarded like a fetch; a
+        redirect is not followed but returned. The answer's body is read for 2xx only."""
+        with _FetchContext(guard=self._guard, deadline=_DEADLINE_FACTOR * self._timeout) as context:
+            response = self._send(url, url, headers or {}, context, method=method, body=body)
+            data = self._read_body(url, url, response, context)
+        return _result(response, url, False, data, None, None)
+
     def _follow(
         self, url: str, headers: Mapping[str, str], context: _FetchContext
     ) -> tuple[requests.Response, str, bool]:
@@ -429,14 +442,22 @@ class Fetcher:
             current = target
 
     def _send(
-        self, url: str, current: str, headers: Mapping[str, str], context: _FetchContext
+        self,
+        url: str,
+        current: str,
+        headers: Mapping[str, str],
+        context: _FetchContext,
+        method: str = "GET",
+        body: bytes = b"",
     ) -> requests.Response:
         host, port = _split_url(url, current)
         if self._guard:
-            _check_host(url, current, host, port)
+            _check_host(url, current, host, port, self._private_key)
         try:
-            return self._session.get(
+            return self._session.request(
+                method,
                 current,
+                data=body or None,
                 headers=headers,
                 timeout=(self._timeout, self._timeout),
                 stream=True,
@@ -643,7 +664,7 @@ def _split_url(url: str, current: str) -> tuple[str, int]:
     return parts.hostname, port or (443 if scheme == "https" else 80)
 
 
-def _check_host(url: str, current: str, host: str, port: int) -> None:
+def _check_host(url: str, current: str, host: str, port: int, private_key: str) -> None:
     """Refuses a host any of whose addresses is forbidden, before connecting at all."""
     try:
         addresses = _resolve(host, port)
@@ -665,9 +686,8 @@ def _check_host(url: str, current: str, host: str, port: int) -> None:
                 "private_address",
                 url,
                 f"{_where(url, current)}: {host} resolves to {address}, a loopback, private or "
-                "otherwise internal address, and fetching it was refused; set "
-                "polling.allow_private_addresses = true if this upstream really is on your "
-                "network",
+                f"otherwise internal address, and fetching it was refused; set {private_key} = "
+                "true if it really is on your network",
             )
 
 

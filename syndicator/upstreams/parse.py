@@ -60,6 +60,8 @@ class UpstreamFeed:
     entries: tuple[UpstreamEntry, ...]
     ttl: float | None
     warnings: tuple[str, ...]
+    hubs: tuple[str, ...] = ()  # WebSub hubs the document names (rel="hub")
+    self_url: str | None = None  # the URL the document says it is at (rel="self")
 
 
 class NotAFeedError(Exception):
@@ -154,7 +156,20 @@ def _parse_xml_feed(
         entries=tuple(_xml_entry(entry, url, zone, offsets) for entry in entries),
         ttl=_ttl(feed),
         warnings=tuple(warnings),
+        hubs=_xml_links(feed, "hub", url),
+        self_url=next(iter(_xml_links(feed, "self", url)), None),
     )
+
+
+def _xml_links(feed: Any, rel: str, url: str) -> tuple[str, ...]:
+    """The absolute URLs of the feed's links of this relation (Atom ``link``, RSS
+    ``atom:link``), in order, each once."""
+    found = (
+        _absolute(link.get("href"), url)
+        for link in feed.get("links") or []
+        if isinstance(link, dict) and link.get("rel") == rel
+    )
+    return tuple(dict.fromkeys(href for href in found if href))
 
 
 def _feedparser_headers(body: bytes, url: str, headers: Mapping[str, str]) -> dict[str, str]:
@@ -363,7 +378,21 @@ def _parse_json_feed(body: bytes, url: str, zone: tzinfo) -> UpstreamFeed:
         entries=entries,
         ttl=None,
         warnings=tuple(warnings),
+        hubs=_json_hubs(document.get("hubs"), url),
+        self_url=_absolute(_json_text(document.get("feed_url")), url),
     )
+
+
+def _json_hubs(hubs: object, url: str) -> tuple[str, ...]:
+    """JSON Feed 1.1 ``hubs`` of type WebSub, as absolute URLs."""
+    if not isinstance(hubs, list):
+        return ()
+    found = (
+        _absolute(_json_text(hub.get("url")), url)
+        for hub in hubs
+        if isinstance(hub, dict) and str(hub.get("type", "")).lower() == "websub"
+    )
+    return tuple(dict.fromkeys(href for href in found if href))
 
 
 def _json_feed_version(document: object) -> tuple[str | None, str | None]:

@@ -30,6 +30,7 @@ from syndicator.upstreams.importer import (
 from syndicator.upstreams.items import kept
 from syndicator.upstreams.json_source import parse_json_source
 from syndicator.upstreams.parse import NotAFeedError, UpstreamFeed, parse_feed
+from syndicator.upstreams.websub_subscriber import Discovered, discover
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class PollOutcome:
     written: list[Path] = field(default_factory=list)
     error: str | None = None
     error_kind: str | None = None  # a FetchError kind, "http", or "not_a_feed"
+    hub: Discovered | None = None  # the WebSub hub the feed names, if any
 
 
 @dataclass
@@ -279,7 +281,8 @@ def _apply(
     written = import_entries(config, state, upstream, row, fetched.feed, new_upstream)
     _succeeded(config, upstream, row, result, fetched.feed, now)
     state.save_upstream(row)
-    return PollOutcome(upstream.name, "imported" if written else "unchanged", written)
+    hub = discover(result.headers, fetched.feed, result.url)
+    return PollOutcome(upstream.name, "imported" if written else "unchanged", written, hub=hub)
 
 
 def _keep_warnings(upstream: UpstreamConfig, row: UpstreamRow, warnings: tuple[str, ...]) -> None:

@@ -6,12 +6,15 @@ scheduled (it records each in the state), else when the upstream's answers make 
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from syndicator.core.config import Config
 from syndicator.state.db import State, UpstreamRow
+from syndicator.state.websub import PushStore
+from syndicator.upstreams.websub_subscriber import push_state
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class UpstreamStatus:
     last_warning: str | None
     consecutive_errors: int
     imported: int
+    push: str = "none"  # the WebSub subscription's state (none, requested, active, …)
 
     def as_json(self) -> dict[str, object]:
         return asdict(self)
@@ -35,6 +39,8 @@ class UpstreamStatus:
 def upstream_statuses(config: Config, state: State) -> list[UpstreamStatus]:
     rows = {row.key: row for row in state.upstreams()}
     counts = state.imported_counts()
+    pushes = {row.upstream: row for row in PushStore(state).all()}
+    now = time.time()
     statuses = []
     for upstream in config.upstreams:
         row = rows.get(upstream.key)
@@ -53,6 +59,7 @@ def upstream_statuses(config: Config, state: State) -> list[UpstreamStatus]:
                 last_warning=row.last_warning,
                 consecutive_errors=row.consecutive_errors,
                 imported=counts.get(upstream.key, 0),
+                push=push_state(pushes.get(upstream.key), now),
             )
         )
     return statuses

@@ -54,6 +54,45 @@ class Metrics:
         self.write_errors = Counter(
             "syndicator_write_errors", "Builds or polls that failed to write a file.", registry=r
         )
+        self.websub_announcements = Counter(
+            "syndicator_websub_announcements",
+            "Changed feeds announced to WebSub hubs (hub.mode=publish), by result.",
+            ["result"],
+            registry=r,
+        )
+        self.websub_verifications = Counter(
+            "syndicator_websub_verifications",
+            "Verifications of intent the hub made, by mode and result.",
+            ["mode", "result"],
+            registry=r,
+        )
+        self.websub_deliveries = Counter(
+            "syndicator_websub_deliveries",
+            "Content deliveries the hub made, by result.",
+            ["result"],
+            registry=r,
+        )
+        self.websub_subscriptions = Gauge(
+            "syndicator_websub_subscriptions", "Live subscriptions to the hub.", registry=r
+        )
+        self.websub_pushes = Counter(
+            "syndicator_websub_pushes",
+            "Feeds upstreams' hubs pushed, by upstream and result (imported, unchanged, "
+            "bad_signature, failed).",
+            ["upstream", "result"],
+            registry=r,
+        )
+        self.websub_push_subscriptions = Gauge(
+            "syndicator_websub_push_subscriptions",
+            "Our subscriptions at upstreams' hubs, by state.",
+            ["state"],
+            registry=r,
+        )
+        self.websub_owed = Gauge(
+            "syndicator_websub_deliveries_owed",
+            "Deliveries the hub owes (due now or waiting to be retried).",
+            registry=r,
+        )
 
     def record_poll(
         self, upstream: str, result: str, error_kind: str | None, imported: int, now: float

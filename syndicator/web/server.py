@@ -31,6 +31,13 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 ALLOWED_METHODS = (b"GET", b"HEAD")
+HUB_PATH = b"/websub"  # the WebSub hub, when the daemon is one
+MAX_HUB_BODY_BYTES = 64 * 1024
+CALLBACK_PREFIX = b"/websub/callback/"  # WebSub subscriptions' callbacks, when we subscribe
+MAX_CALLBACK_BODY_BYTES = 10 * 1024 * 1024  # a pushed feed: as large as a polled one may be
+
+# A callback's handler: (method, path, query string, headers, body) → (status, text).
+Callback = Callable[[str, str, str, dict[str, str], bytes], tuple[int, str]]
 # Slow or hostile clients: keep-alive is short and requests beyond these sizes are refused.
 KEEP_ALIVE_SECONDS = 5
 # Connections served at once. One more closes the connection idle the longest (between
@@ -64,25 +71,39 @@ class FeedApp:
         metrics: Callable[[], tuple[bytes, str]] | None = None,
         status: Callable[[], bytes] | None = None,
         status_access: str = "local",
+        hub: Callable[[bytes], tuple[int, str]] | None = None,
+        links: Callable[[str], str | None] | None = None,
+        callback: Callback | None = None,
     ) -> None:
         """``health()`` is None while all is well, else the reason /healthz gives with 503;
         ``status()`` is the /status page, shown to the loopback address only unless
-        ``status_access`` is "public" ("off": not at all)."""
+        ``status_access`` is "public" ("off": not at all). ``hub(body)`` answers a POST to
+        /websub (status, text); ``links(path)`` is the ``Link`` header of a served file, if
+        it has one; ``callback`` answers hubs' requests to /websub/callback/…"""
         self.store = store
         self.cache_control = f"public, max-age={max_age}".encode()
         self.health = health
         self.metrics = metrics
         self.status = status if status_access != "off" else None
         self.status_public = status_access == "public"
+        self.hub = hub
+        self.links = links
+        self.callback = callback
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         method = scope["method"].encode()
+        path = scope.get("raw_path") or scope["path"].encode()
+        if path == HUB_PATH and self.hub is not None:
+            await self.hub_request(receive, send, method)
+            return
+        if path.startswith(CALLBACK_PREFIX) and self.callback is not None:
+            await self.callback_request(scope, receive, send, method)
+            return
         if method not in ALLOWED_METHODS:
             await _respond(send, 405, b"GET and HEAD only\n", [(b"allow", b"GET, HEAD")], method)
             return
-        path = scope.get("raw_path") or scope["path"].encode()
         if path == b"/healthz":
             problem = self.health()
             if problem is None:
@@ -104,7 +125,48 @@ class FeedApp:
         if stored is None:
             await _respond(send, 404, b"not found\n", [], method)
             return
-        await self.serve_file(stored, _headers(scope), method, send)
+        link = self.links(path.decode("ascii")) if self.links is not None else None
+        await self.serve_file(stored, _headers(scope), method, send, link)
+
+    async def hub_request(self, receive: Receive, send: Send, method: bytes) -> None:
+        """A WebSub subscriber's (or publisher's) POST to the hub."""
+        assert self.hub is not None
+        if method != b"POST":
+            await _respond(send, 405, b"WebSub hub: POST only\n", [(b"allow", b"POST")], method)
+            return
+        body = await _read_body(receive, MAX_HUB_BODY_BYTES)
+        if body is None:
+            await _respond(send, 413, b"request too large\n", [], method)
+            return
+        # The hub reads the state: not on the event loop.
+        status, text = await asyncio.get_running_loop().run_in_executor(None, self.hub, body)
+        await _respond(send, status, f"{text}\n".encode(), [], method)
+
+    async def callback_request(
+        self, scope: Scope, receive: Receive, send: Send, method: bytes
+    ) -> None:
+        """A hub's verification (GET) or delivery (POST) for one of our subscriptions."""
+        assert self.callback is not None
+        if method not in (b"GET", b"POST"):
+            await _respond(send, 405, b"GET or POST\n", [(b"allow", b"GET, POST")], method)
+            return
+        body = await _read_body(receive, MAX_CALLBACK_BODY_BYTES)
+        if body is None:
+            await _respond(send, 413, b"request too large\n", [], method)
+            return
+        arguments = (
+            method.decode(),
+            scope["path"],
+            scope.get("query_string", b"").decode("latin-1"),
+            {
+                name.decode("latin-1"): value.decode("latin-1")
+                for name, value in _headers(scope).items()
+            },
+            body,
+        )
+        loop = asyncio.get_running_loop()
+        status, text = await loop.run_in_executor(None, self.callback, *arguments)
+        await _respond(send, status, text.encode(), [], method)
 
     async def serve_status(self, scope: Scope, method: bytes, send: Send) -> None:
         if not self.status_public and not _from_loopback(scope):
@@ -124,7 +186,12 @@ class FeedApp:
         await _respond(send, 200, page, headers, method)
 
     async def serve_file(
-        self, stored: StoredFile, headers: dict[bytes, bytes], method: bytes, send: Send
+        self,
+        stored: StoredFile,
+        headers: dict[bytes, bytes],
+        method: bytes,
+        send: Send,
+        link: str | None = None,
     ) -> None:
         gzipped = stored.gzipped is not None and _accepts_gzip(headers.get(b"accept-encoding", b""))
         etag = stored.gzip_etag if gzipped else stored.etag
@@ -137,6 +204,8 @@ class FeedApp:
             (b"cache-control", self.cache_control),
             (b"vary", b"Accept-Encoding"),
         ]
+        if link is not None:
+            common.append((b"link", link.encode()))
         if matched is not None:
             await _respond(send, 304, b"", common, method)
             return
@@ -363,6 +432,20 @@ def _from_loopback(scope: Scope) -> bool:
         return ipaddress.ip_address(client[0]).is_loopback
     except ValueError:
         return False
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """A request's body, or None when it is larger than ``limit``."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return None
+        if not message.get("more_body", False):
+            return bytes(body)
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

@@ -52,6 +52,17 @@ def test_ten_kills_lose_and_duplicate_nothing(tmp_path):
     assert "lost:                  0" in result.stdout
 
 
+def test_the_websub_case_loses_no_subscription_and_no_owed_delivery():
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--websub", "--kills", "6", "--seed", "3"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "result: OK" in result.stdout and "6 kills" in result.stdout
+
+
 # --- the checks catch what they must ---------------------------------------------------------
 
 

@@ -129,6 +129,14 @@ def test_unknown_upstream_key_names_the_upstream(config_from):
         ('[polling]\nallow_private_addresses = "no"\n', "polling.allow_private_addresses"),
         ('[polling]\nmin_interval = "2d"\nmax_interval = "1d"\n', "polling.min_interval"),
         ('upstreams = "x"\n', "upstreams"),
+        ('[websub]\nhubs = ["ftp://hub.example/"]\n', "websub.hubs"),
+        ('[websub]\nhub = "yes"\n', "websub.hub"),
+        ('[websub]\nhub_url = "/websub"\n', "websub.hub_url"),
+        ('[websub]\ncallback_base_url = "me.example"\n', "websub.callback_base_url"),
+        ('[websub]\nmin_lease = "20d"\n', "websub.default_lease"),
+        ("[websub]\nmax_subscriptions_per_host = 0\n", "websub.max_subscriptions_per_host"),
+        ("[websub]\ndelivery_concurrency = 0\n", "websub.delivery_concurrency"),
+        ("[websub]\nsecret = 1\n", "websub.secret"),
     ],
 )
 def test_wrong_types_and_values_name_the_key(config_from, extra, named):
@@ -346,3 +354,22 @@ def test_status_access_and_display_titles(config_from):
     config = config_from(MINIMAL + '[server]\nstatus = "off"\n[feeds.titles]\nb = "B"\na = "甲"\n')
     assert config.server.status == "off"
     assert config.feeds.titles == (("a", "甲"), ("b", "B"))
+
+
+def test_websub_defaults_and_the_hubs_every_feed_names(config_from):
+    websub = config_from(MINIMAL).websub
+    assert (websub.hubs, websub.hub, websub.callback_base_url) == ((), False, "")
+    assert websub.hub_url == "https://finews.example.com/feeds/websub"
+    assert websub.advertised_hubs == ()
+    assert websub.allow_private_callbacks is False
+    text = '[websub]\nhub = true\nhubs = ["https://hub.example/", "https://pubsubhubbub.appspot.com/"]\n'
+    websub = config_from(MINIMAL + text).websub
+    assert websub.advertised_hubs == (
+        "https://finews.example.com/feeds/websub",
+        "https://hub.example/",  # kept as written, trailing slash and all
+        "https://pubsubhubbub.appspot.com/",
+    )
+    behind_a_proxy = config_from(
+        MINIMAL + '[websub]\nhub = true\nhub_url = "https://x.example/hub"\n'
+    )
+    assert behind_a_proxy.websub.advertised_hubs == ("https://x.example/hub",)

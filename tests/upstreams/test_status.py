@@ -25,6 +25,7 @@ FIELDS = [
     "last_warning",
     "consecutive_errors",
     "imported",
+    "push",
 ]
 
 
@@ -83,6 +84,7 @@ def test_status_json_before_any_poll(tmp_path, httpserver):
             "last_warning": None,
             "consecutive_errors": 0,
             "imported": 0,
+            "push": "none",
         }
 
 
