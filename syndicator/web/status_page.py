@@ -96,7 +96,8 @@ def _upstream(data: StatusData, history: UpstreamHistory) -> str:
         f"<dt>last poll</dt><dd>{_iso_when(s.last_poll)} (HTTP {s.last_status or '–'})</dd>"
         f"<dt>next poll</dt><dd>{'never (gone)' if s.state == 'gone' else _iso_when(s.next_poll, 'now')}</dd>"
         f"<dt>errors in a row</dt><dd>{s.consecutive_errors}</dd>"
-        f"<dt>posts imported</dt><dd>{s.imported}</dd></dl>{error}{warning}"
+        f"<dt>posts imported</dt><dd>{s.imported}</dd>"
+        f"<dt>WebSub push</dt><dd>{escape(s.push)}</dd></dl>{error}{warning}"
         f'<div class="charts"><figure>{imported}<figcaption>posts imported per day, '
         f"last {len(days)} days</figcaption></figure><figure>{polls}<figcaption>polls per day: "
         f"{legend}</figcaption></figure></div></div>"

@@ -156,3 +156,18 @@ def test_a_feed_counts_its_posts_once_with_a_shadowed_copy_left_out(tmp_path: Pa
         for row in tree.findall(".//table[@id='feeds']/tr")[1:]
     }
     assert feeds == {"测试站": 2, "news": 2}
+
+
+def test_each_upstream_shows_its_websub_push_state(polled) -> None:
+    """What `status` shows of WebSub, the page shows too: none until an upstream's hub is
+    subscribed to, then the subscription's state."""
+    from syndicator.state.websub import PushRow, PushStore
+
+    [fine, _] = polled.upstreams
+    with State.open(polled.state.path) as state:
+        row = PushRow(fine.key, "https://hub.example/", fine.url, "t0ken", None, "s3", "active", 0)
+        PushStore(state).save(row)
+    html, _ = page_of(polled)
+    assert html.count("<dt>WebSub push</dt>") == 2
+    assert "<dt>WebSub push</dt><dd>active</dd>" in html
+    assert "<dt>WebSub push</dt><dd>none</dd>" in html
