@@ -16,6 +16,7 @@ from pathlib import Path
 from syndicator.core.atomic import fsync_folder, remove_stale_temporaries, write_atomic
 from syndicator.core.config import Config, UpstreamConfig
 from syndicator.core.dates import rfc3339
+from syndicator.core.logs import log_event
 from syndicator.state.db import ImportedEntry, State, UpstreamRow
 from syndicator.upstreams.parse import UpstreamEntry, UpstreamFeed
 from syndicator.upstreams.postwriter import PostSource, post_file_name, render_post
@@ -98,7 +99,14 @@ def import_entries(
         for imported, _ in posts:
             state.entry_written(imported.upstream, imported.entry_key)
     if written:
-        log.info("%s: %d posts written", upstream.name, len(written))
+        log_event(
+            log,
+            logging.INFO,
+            "posts_written",
+            f"{upstream.name}: {len(written)} posts written",
+            upstream=upstream.name,
+            posts=len(written),
+        )
     return written
 
 

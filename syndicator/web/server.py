@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -22,6 +23,7 @@ import uvloop
 from uvicorn._types import ASGI3Application
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from syndicator.core.logs import log_event
 from syndicator.web.feedstore import FeedStore, StoredFile
 
 log = logging.getLogger(__name__)
@@ -544,6 +546,12 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _log_stop(signal_name: str) -> None:
+    log_event(
+        log, logging.INFO, "stop_signal", f"{signal_name} received: stopping", signal=signal_name
+    )
+
+
 def run_server(
     server: uvicorn.Server,
     on_reload: Callable[[], object] | None = None,
@@ -555,13 +563,28 @@ def run_server(
     calls ``on_reload`` in a thread of its own. With ``sock`` (from ``listen``), on that
     socket."""
 
+    uvicorn_exit = server.handle_exit
+
+    def handle_exit(number: int, frame: FrameType | None) -> None:
+        # uvicorn takes SIGTERM and SIGINT with signal.signal while it serves, ahead of the
+        # loop's handlers: the rest of the process is told here, at the signal, not after
+        # the server's own graceful stop.
+        if not server.should_exit:
+            _log_stop(signal.Signals(number).name)
+            if on_stop is not None:
+                on_stop()
+        uvicorn_exit(number, frame)
+
+    server.handle_exit = handle_exit  # type: ignore[method-assign,assignment]
+
     async def serve() -> None:
         loop = asyncio.get_running_loop()
 
         def stop(name: str) -> None:
-            # uvicorn raises the signal again once it has stopped: act on the first only.
+            # Before and after uvicorn serves (it raises the signal again once it has
+            # stopped): the first one counts.
             if not server.should_exit:
-                log.info("%s received: stopping", name)
+                _log_stop(name)
                 if on_stop is not None:
                     on_stop()
             server.should_exit = True
