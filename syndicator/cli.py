@@ -427,8 +427,10 @@ def status(context: Context, as_json: bool) -> None:
         click.echo(f"no upstreams in {config.path}; `syndicator add URL` makes an entry")
     else:
         echo_statuses(statuses)
-    # For monitoring: an upstream whose last poll failed is a problem.
-    sys.exit(EXIT_PROBLEMS if any(s.state == "error" for s in statuses) else EXIT_OK)
+    # For monitoring: an upstream whose last poll failed (backing off as it asked, too) or
+    # that is gone is a problem.
+    failing = any(s.consecutive_errors > 0 or s.state in ("error", "gone") for s in statuses)
+    sys.exit(EXIT_PROBLEMS if failing else EXIT_OK)
 
 
 def echo_statuses(statuses: list[UpstreamStatus]) -> None:

@@ -79,6 +79,28 @@ def test_1_status_with_an_upstream_in_error(tmp_path: Path, httpserver) -> None:
     assert syndicator("status", config=config).returncode == 1
 
 
+@pytest.mark.parametrize(
+    ("answer", "headers", "state"),
+    [
+        (503, {"Retry-After": "3600"}, "backoff"),  # failing, and asking us to wait
+        (410, {}, "gone"),
+    ],
+)
+def test_1_status_with_an_upstream_failing_in_backoff_or_gone(
+    tmp_path: Path, httpserver, answer: int, headers: dict[str, str], state: str
+) -> None:
+    """Exit 0 for these hid an upstream failing for ever (a 503 with Retry-After each time)
+    or gone from monitoring; and a gone upstream's reason was cleared."""
+    httpserver.expect_request("/bad.xml").respond_with_data(b"x", status=answer, headers=headers)
+    config = write_config(tmp_path, [("Bad", httpserver.url_for("/bad.xml"), "news")])
+    syndicator("poll", config=config)
+    result = syndicator("status", config=config)
+    assert f"Bad  {state}" in result.stdout
+    assert result.returncode == 1, result.stdout
+    if state == "gone":
+        assert "last error: " in result.stdout and "410 Gone" in result.stdout
+
+
 # 2: nothing done
 
 

@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from syndicator.core.slugs import feed_slug
+
 DEFAULT_CONFIG_PATH = Path("config/syndicator.toml")
 FEED_FORMATS = ("rss", "atom", "json")
 STATUS_ACCESS = ("local", "public", "off")  # [server] status: who may see /status
@@ -342,6 +344,20 @@ class _Reader:
             raise self.fail(prefix + key, f"must be a string, not {value!r}")
         return value
 
+    def text(self, table: dict[str, Any], key: str, prefix: str, default: str) -> str:
+        """A string readers see (a title, a name): no control characters, which XML cannot
+        carry: a feed holding one could never be written."""
+        value = self.string(table, key, prefix, default)
+        self.no_control_characters(value, prefix + key)
+        return value
+
+    def no_control_characters(self, value: str, key: str) -> None:
+        if bad := next((ch for ch in value if _is_control(ch)), None):
+            raise self.fail(
+                key,
+                f"holds the control character U+{ord(bad):04X}, which no feed can carry; remove it",
+            )
+
     def strings(
         self, table: dict[str, Any], key: str, prefix: str, default: tuple[str, ...]
     ) -> tuple[str, ...]:
@@ -412,8 +428,8 @@ class _Reader:
         defaults = SiteConfig(url=url)
         return SiteConfig(
             url=url,
-            title=self.string(table, "title", "site.", defaults.title),
-            description=self.string(table, "description", "site.", defaults.description),
+            title=self.text(table, "title", "site.", defaults.title),
+            description=self.text(table, "description", "site.", defaults.description),
             language=self.string(table, "language", "site.", defaults.language),
             timezone=zone,
             permalink=self.string(table, "permalink", "site.", defaults.permalink),
@@ -464,9 +480,17 @@ class _Reader:
     def titles(self, table: object) -> tuple[tuple[str, str], ...]:
         if not isinstance(table, dict):
             raise self.fail("feeds.titles", "must be a table ([feeds.titles])")
+        slugs: dict[str, str] = {}
         for label, title in table.items():
             if not isinstance(title, str) or not title.strip():
                 raise self.fail(f"feeds.titles.{label}", "must be a title string")
+            self.no_control_characters(title, f"feeds.titles.{label}")
+            if (other := slugs.setdefault(feed_slug(label), label)) != label:
+                raise self.fail(
+                    f"feeds.titles.{label}",
+                    f"names the same feed as feeds.titles.{other} (labels match in any "
+                    "spelling); keep one",
+                )
         return tuple(sorted(table.items()))
 
     def feeds_dir_apart(self, feeds: Path, posts: tuple[Path, ...], state: Path) -> None:
@@ -665,7 +689,7 @@ class _Reader:
         for key in ("name", "url", "category"):
             if key not in table:
                 raise self.fail(prefix + key, "is required")
-        name = self.string(table, "name", prefix, "").strip()
+        name = self.text(table, "name", prefix, "").strip()
         if not name:
             raise self.fail(prefix + "name", "must not be empty")
         prefix = f"upstreams[{index}] ({name})."
@@ -918,3 +942,9 @@ def toml_string(text: str) -> str:
 def _toml_escape(match: re.Match[str]) -> str:
     char = match.group()
     return _TOML_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+
+def _is_control(character: str) -> bool:
+    """What XML 1.0 cannot carry: the C0 controls but tab, line feed and carriage return,
+    and the two non-characters U+FFFE and U+FFFF."""
+    return (ord(character) < 0x20 and character not in "\t\n\r") or character in "\ufffe\uffff"

@@ -263,9 +263,9 @@ def _apply(
         kind = fetched.error_kind
         return _failed(config, state, upstream, row, fetched.error or "no response", kind, None)
     if result.status == 410:
-        row.state, row.next_poll, row.last_error = "gone", None, None
-        state.save_upstream(row)
         message = f"{result.url} answered 410 Gone: no longer polled; remove it from the config"
+        row.state, row.next_poll, row.last_error = "gone", None, message  # status says why
+        state.save_upstream(row)
         log.warning("%s: %s", upstream.name, message)
         return PollOutcome(upstream.name, "gone", error=message)
     if result.status == 304:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -373,3 +374,29 @@ def test_websub_defaults_and_the_hubs_every_feed_names(config_from):
         MINIMAL + '[websub]\nhub = true\nhub_url = "https://x.example/hub"\n'
     )
     assert behind_a_proxy.websub.advertised_hubs == ("https://x.example/hub",)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[site]\nurl = "https://x.example"\ntitle = "Tech \\u0007 bell"\n', "site.title"),
+        ('[site]\nurl = "https://x.example"\ndescription = "a\\u0000b"\n', "site.description"),
+        (MINIMAL + '[feeds.titles]\ntechweb = "Tech \\u0007 bell"\n', "feeds.titles.techweb"),
+        (
+            MINIMAL + '[[upstreams]]\nname = "Up\\u001b"\nurl = "https://u.example/f"\n'
+            'category = "c"\n',
+            "name",
+        ),
+    ],
+)
+def test_a_title_with_a_control_character_is_a_config_error(config_from, text, key):
+    """It passed `check`, then every build failed in lxml ("All strings must be XML
+    compatible"), and under `run` /healthz stayed 503."""
+    with pytest.raises(ConfigError, match=f"{re.escape(key)}: holds the control character U\\+"):
+        config_from(text)
+
+
+def test_two_display_titles_for_one_feed_are_a_config_error(config_from):
+    text = MINIMAL + '[feeds.titles]\nFOO = "甲"\n"ｆｏｏ" = "乙"\n'
+    with pytest.raises(ConfigError, match=r"names the same feed as feeds\.titles\.FOO"):
+        config_from(text)
