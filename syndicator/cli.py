@@ -7,14 +7,15 @@ to do does not pay for loading the HTTP server, the scheduler or the HTTP client
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -156,10 +157,15 @@ def hoist_global_options(args: list[str]) -> list[str]:
         if name in GLOBAL_OPTIONS:
             moved.append(arg)
             if GLOBAL_OPTIONS[name] and "=" not in arg:
-                moved.append(next(rest, ""))
+                value = next(rest, None)
+                if value is None:
+                    raise click.UsageError(f"Option '{name}' requires an argument.")
+                moved.append(value)
         else:
             after.append(arg)
-    return moved + before + after if moved else args
+    # Just before the command, after any given before it: the last one given wins, as
+    # click has it for an option given twice.
+    return [*before[:-1], *moved, before[-1], *after] if moved else args
 
 
 def _command_position(args: list[str]) -> int | None:
@@ -177,7 +183,46 @@ def _command_position(args: list[str]) -> int | None:
     return None
 
 
+def _json_requested(args: list[str]) -> bool:
+    """Whether the command line asks for JSON logs, wherever the option is."""
+    return "--log-format=json" in args or any(
+        first == "--log-format" and second == "json" for first, second in itertools.pairwise(args)
+    )
+
+
+def _a_path(value: str | None) -> str | None:
+    """An empty --config is a mistake (a variable not set?), not a wish for the default."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("needs a path, not an empty string")
+    return value
+
+
 class _Commands(click.Group):
+    def main(self, args: Sequence[str] | None = None, **extra: Any) -> Any:  # type: ignore[override]
+        """In JSON mode, errors click meets before any command runs (a bad global option)
+        and a crash are events too: every line a log collector reads is one JSON object."""
+        arguments = list(sys.argv[1:] if args is None else args)
+        if not _json_requested(arguments):
+            return super().main(arguments, **extra)
+        try:
+            return super().main(arguments, standalone_mode=False, **extra)
+        except click.exceptions.Exit as done:  # --help, --version
+            sys.exit(done.exit_code)
+        except click.ClickException as error:
+            configure_logging("json", logging.INFO)
+            log_event(log, logging.ERROR, "nothing_done", f"usage: {error.format_message()}")
+            sys.exit(EXIT_USAGE)
+        except click.Abort:
+            sys.exit(EXIT_USAGE)
+        except Exception:
+            configure_logging("json", logging.INFO)
+            log.critical(
+                "syndicator stopped on an unexpected error (a bug: please report it)",
+                exc_info=True,
+                extra={"event": "crashed", "fields": {}},
+            )
+            sys.exit(1)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(args))
 
@@ -199,6 +244,7 @@ class _Commands(click.Group):
     "--config",
     "config_option",
     metavar="PATH",
+    callback=lambda _context, _option, value: _a_path(value),
     help="Config file [default: $SYNDICATOR_CONFIG, else config/syndicator.toml].",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log debugging detail.")

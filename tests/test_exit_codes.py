@@ -6,12 +6,14 @@ from __future__ import annotations
 import functools
 import json
 import socket
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from support.processes import free_port, syndicator
+from support.processes import free_port, syndicator, syndicator_environment
 from support.site import SITE_TOML, write_post
 from support.upstreams import items, rss, serve, write_config
 
@@ -198,3 +200,49 @@ def test_json_mode_check_reports_through_the_log(site: Path) -> None:
     events = {line["event"]: line for line in json_lines(result.stderr)}
     assert events["post_problem"]["path"].endswith("2022-01-02-broken.md")
     assert (events["check"]["posts"], events["check"]["problems"]) == (1, 1)
+
+
+def test_2_a_global_option_without_its_value_after_the_command(site: Path) -> None:
+    """`build --config` (the value forgotten) built the default config's site."""
+    for arguments in (("build", "--config"), ("build", "--config", "")):
+        result = syndicator(*arguments, cwd=site.parent)
+        assert result.returncode == 2, (arguments, result.stdout)
+        assert "--config" in result.stderr
+
+
+def test_the_last_of_a_global_option_given_twice_wins(site: Path) -> None:
+    """Before and after the command: the one before used to win."""
+    result = syndicator("--config", "/nonexistent.toml", "status", "--config", str(site))
+    assert result.returncode == 0, result.stderr
+
+
+def test_json_mode_errors_before_any_command_and_crashes_are_json(site: Path) -> None:
+    result = syndicator("--log-format", "json", "--bogus", "build", config=site)
+    [line] = json_lines(result.stderr)
+    assert result.returncode == 2 and line["event"] == "nothing_done"
+
+    crash = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, syndicator.refresh as r\n"
+            "def broken(*args, **kwargs): raise RuntimeError('a bug')\n"
+            "r.build = broken\n"
+            "from syndicator.cli import main\n"
+            "main(sys.argv[1:])\n",
+            "--log-format",
+            "json",
+            "--config",
+            str(site),
+            "build",
+        ],
+        env=syndicator_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = json_lines(crash.stderr)
+    assert crash.returncode == 1
+    assert [line["event"] for line in lines] == ["crashed"], crash.stderr
+    assert "RuntimeError: a bug" in lines[0]["traceback"]
