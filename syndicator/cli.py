@@ -190,6 +190,10 @@ def _json_requested(args: list[str]) -> bool:
     )
 
 
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _a_path(value: str | None) -> str | None:
     """An empty --config is a mistake (a variable not set?), not a wish for the default."""
     if value is not None and not value.strip():
@@ -602,7 +606,7 @@ def run(context: Context) -> None:
         sock = listen(config.server.host, config.server.port)
     except OSError as error:
         fail(
-            f"cannot listen on {config.server.host}:{config.server.port}: "
+            f"cannot listen on {_host_port(config.server.host, config.server.port)}: "
             f"{error.strerror or error} (is another syndicator running? change [server] port "
             f"in {config.path})"
         )
@@ -636,7 +640,7 @@ def serve(context: Context) -> None:
         sock = listen(config.server.host, config.server.port)
     except OSError as error:
         fail(
-            f"cannot listen on {config.server.host}:{config.server.port}: "
+            f"cannot listen on {_host_port(config.server.host, config.server.port)}: "
             f"{error.strerror or error} (change [server] port in {config.path})"
         )
     run_server(make_server(app, config.server.host, config.server.port), sock=sock)

@@ -67,6 +67,8 @@ RELOAD_WAIT_STEP = 0.2
 # A rebuild running longer than this is stuck, not busy (a cold build of 50,000 posts takes
 # about 10 s): /healthz says so.
 REBUILD_STUCK_AFTER = 300.0
+# How long a /status page made is served again before another is made.
+STATUS_CACHE_SECONDS = 5.0
 REBUILD_JOB = "rebuild"
 RESCAN_JOB = "rescan"
 HOOK_JOB = "hook"
@@ -167,7 +169,16 @@ class _SkippedPosts:
         fresh = [
             problem for problem in problems if self.seen.get(problem.path) != now[problem.path]
         ]
-        self.seen = now  # a post fixed and broken again is new again
+        # A rebuild that looked at some files only (a watcher's) does not report the others
+        # (a name that is not UTF-8 is found by a whole walk, and named escaped, so never
+        # found by its name: None both times): those seen before are kept while their file
+        # is as it was. A post fixed and broken again has changed: new.
+        kept = {
+            path: seen
+            for path, seen in self.seen.items()
+            if path not in now and _signature(path) == seen[1]
+        }
+        self.seen = now | kept
         return fresh
 
 
@@ -206,6 +217,8 @@ class Daemon:
         self.watched: dict[Path, tuple[int, int]] = {}  # folder -> (device, inode) watched
         self.watch_lock = threading.Lock()  # a reload and a rebuild may both re-arm the watch
         self.skipped = _SkippedPosts()
+        self.status_lock = threading.Lock()
+        self.status_cache: tuple[float, bytes] = (-STATUS_CACHE_SECONDS, b"")
         # WebSub: our own hub, the hubs told of changed feeds, our subscriptions at others.
         self.hub = Hub(config, self.metrics) if config.websub.hub else None
         self.announcer = Announcer(config, self.metrics) if config.websub.hubs else None
@@ -260,9 +273,17 @@ class Daemon:
         return self.health.problem()
 
     def status_page(self) -> bytes:
-        """/status: the upstreams, builds, unreadable posts and feeds, from the state."""
-        with self._state() as state:
-            return render_status(gather_status(self.config, state, time.time()))
+        """/status: the upstreams, builds, unreadable posts and feeds, from the state. Made
+        by one request at a time and kept for a few seconds: a flood of requests costs one
+        page per STATUS_CACHE_SECONDS, not one each."""
+        with self.status_lock:
+            made, page = self.status_cache
+            if time.monotonic() - made < STATUS_CACHE_SECONDS:
+                return page
+            with self._state() as state:
+                page = render_status(gather_status(self.config, state, time.time()))
+            self.status_cache = (time.monotonic(), page)
+            return page
 
     def begin_stop(self) -> None:
         """A stop signal came: start no new work from now on, and start counting the time

@@ -643,3 +643,47 @@ def test_the_state_holds_each_poll_the_daemon_scheduled(reloadable: tuple[Daemon
             row = state.upstream(upstream.key)
             assert row is not None and row.next_poll is not None
             assert abs(jobs[f"poll:{upstream.name}"].timestamp() - row.next_poll) < 0.001
+
+
+def test_the_status_page_is_made_once_for_a_flood_of_requests(
+    site_config: Callable[..., Config], daemons: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twelve requests at once took 10-20 s each on a large site: each made the page."""
+    import syndicator.daemon as daemon_module
+
+    made: list[int] = []
+    real = daemon_module.render_status
+    monkeypatch.setattr(daemon_module, "render_status", lambda data: made.append(1) or real(data))
+    daemon = daemons(site_config())
+    threads = [threading.Thread(target=daemon.status_page) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1
+    monkeypatch.setattr(daemon_module, "STATUS_CACHE_SECONDS", 0.0)
+    daemon.status_page()
+    assert len(made) == 2  # made again once it is old
+
+
+def test_a_post_named_in_bytes_that_are_not_utf8_is_logged_once(
+    site_config: Callable[..., Config], daemons: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only a whole walk finds such a name: a watcher's rebuild in between made it look
+    fixed, and the next rescan logged it again."""
+    import os
+
+    config = site_config()
+    posts = config.posts.dirs[0]
+    with open(os.fsencode(posts) + b"/2024-12-01-caf\xe9.md", "wb") as handle:
+        handle.write(b"---\ntitle: cafe\ndate: 2024-12-01\n---\nbody\n")
+    daemon = daemons(config)
+
+    def logged() -> int:
+        return sum("file name is not UTF-8" in r.getMessage() for r in caplog.records)
+
+    daemon._rebuild(None)
+    assert logged() == 1
+    daemon._rebuild({write_post(posts, "2022-02-02-other.md")})  # a watcher's rebuild
+    daemon._rebuild(None)  # the rescan
+    assert logged() == 1

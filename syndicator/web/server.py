@@ -431,9 +431,13 @@ def _from_loopback(scope: Scope) -> bool:
     if not client:
         return False
     try:
-        return ipaddress.ip_address(client[0]).is_loopback
+        address = ipaddress.ip_address(client[0])
     except ValueError:
         return False
+    # 127.0.0.1 reaching a server on "::" arrives as ::ffff:127.0.0.1, which Python does
+    # not call loopback itself.
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

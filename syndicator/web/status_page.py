@@ -40,6 +40,10 @@ td.n,th.n{text-align:right}.wrap{overflow-x:auto}
 gap:0 1rem;margin:.3rem 0;font-size:.9rem}dt{color:#555}dd{margin:0}
 """
 
+# A site with tens of thousands of tags or broken posts would make a page of megabytes each
+# time it is asked for: the lists stop here, and say where the rest is.
+MAX_ROWS = 500
+
 
 def render_status(data: StatusData) -> bytes:
     title = f"{data.site_title}: status"
@@ -134,24 +138,32 @@ def _problems(data: StatusData) -> str:
         return "<h2>Posts that cannot be read</h2>\n<p>None.</p>\n"
     rows = "".join(
         f'<tr><td class="url">{escape(str(p.path))}</td><td class="error">{escape(p.reason)}</td></tr>'
-        for p in data.problems
+        for p in data.problems[:MAX_ROWS]
     )
     return (
         f"<h2>Posts that cannot be read ({len(data.problems)})</h2>\n"
         f'<div class="wrap"><table id="problems"><tr><th>file</th><th>why</th></tr>{rows}'
-        "</table></div>\n"
+        "</table></div>\n" + _more(len(data.problems), "`syndicator check` lists every one")
     )
 
 
 def _feeds(data: StatusData) -> str:
     if not data.feeds:
         return "<h2>Feeds</h2>\n<p>No feed written yet.</p>\n"
-    rows = "".join(_feed(data, feed) for feed in data.feeds)
+    rows = "".join(_feed(data, feed) for feed in data.feeds[:MAX_ROWS])
     return (
         f"<h2>Feeds ({len(data.feeds)})</h2>\n"
         '<div class="wrap"><table id="feeds"><tr><th>feed</th><th>kind</th>'
         f"<th class=n>posts</th><th>last change</th></tr>{rows}</table></div>\n"
+        + _more(len(data.feeds), "feeds.opml lists every one")
     )
+
+
+def _more(count: int, where: str) -> str:
+    """The line under a list cut at MAX_ROWS."""
+    if count <= MAX_ROWS:
+        return ""
+    return f"<p>The first {MAX_ROWS} of {count} are shown; {escape(where)}.</p>\n"
 
 
 def _feed(data: StatusData, feed: FeedRow) -> str:

@@ -124,13 +124,14 @@ def app_for(tmp_path: Path, access: str) -> FeedApp:
 
 def test_local_answers_the_loopback_address_only(tmp_path: Path) -> None:
     app = app_for(tmp_path, "local")
-    for loopback in ("127.0.0.1", "127.8.9.1", "::1"):
+    # ::ffff:127.0.0.1: 127.0.0.1 reaching a server that listens on "::" (was refused).
+    for loopback in ("127.0.0.1", "127.8.9.1", "::1", "::ffff:127.0.0.1"):
         status, headers, body = request(app, (loopback, 5000))
         assert status == 200, loopback
         assert headers["content-security-policy"] == STATUS_SECURITY_POLICY
         assert headers["content-type"] == "text/html; charset=utf-8"
         assert headers["cache-control"] == "no-store"
-    for outside in ("192.168.1.9", "2001:db8::1", "8.8.8.8"):
+    for outside in ("192.168.1.9", "2001:db8::1", "8.8.8.8", "::ffff:192.168.1.9"):
         status, _, body = request(app, (outside, 5000))
         assert status == 403, outside
         assert b"[server] status" in body
@@ -171,3 +172,32 @@ def test_each_upstream_shows_its_websub_push_state(polled) -> None:
     assert html.count("<dt>WebSub push</dt>") == 2
     assert "<dt>WebSub push</dt><dd>active</dd>" in html
     assert "<dt>WebSub push</dt><dd>none</dd>" in html
+
+
+def test_long_lists_stop_at_max_rows_and_say_where_the_rest_is() -> None:
+    """20,000 unreadable posts and 30,000 tag feeds made a 9 MB page on every request."""
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from syndicator.site.posts import PostError
+    from syndicator.web.status_data import FeedRow, StatusData
+    from syndicator.web.status_page import MAX_ROWS
+
+    count = MAX_ROWS + 100
+    data = StatusData(
+        site_title="站",
+        zone=ZoneInfo("Asia/Shanghai"),
+        now=time.time(),
+        days=[],
+        upstreams=[],
+        last_build=None,
+        builds=[],
+        problems=[PostError(Path(f"_posts/{n}.md"), "broken") for n in range(count)],
+        feeds=[FeedRow("tag", f"t{n}", f"tags/t{n}/rss.xml", 1, None) for n in range(count)],
+    )
+    html = render_status(data).decode()
+    page = etree.fromstring(html, etree.HTMLParser())
+    assert len(page.findall(".//table[@id='problems']/tr")) == MAX_ROWS + 1  # and the head
+    assert len(page.findall(".//table[@id='feeds']/tr")) == MAX_ROWS + 1
+    assert f"The first {MAX_ROWS} of {count} are shown; `syndicator check`" in html
+    assert f"The first {MAX_ROWS} of {count} are shown; feeds.opml" in html
