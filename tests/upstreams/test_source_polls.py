@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -393,6 +394,17 @@ def test_preview_writes_and_records_nothing(tmp_path: Path, server: HostileServe
             assert state.upstreams() == [] and not state.has_entries(config.upstreams[0].key)
 
 
+def test_preview_shows_the_hash_a_clash_adds(tmp_path: Path, server: HostileServer) -> None:
+    url = server.route("/list", answer(records(1, 2), "application/json"))
+    config = make_site(tmp_path, api_block(url))
+    (config.posts.dirs[0] / "2022-06-02-202206022400000001.md").write_text("mine\n")
+    done = syndicator("preview", "API", config=config.path)
+    assert done.returncode == 0, done.stderr
+    assert "== 2022-06-02-202206022400000001.md" not in done.stdout
+    assert re.search(r"== 2022-06-02-202206022400000001-[0-9a-f]{12}\.md", done.stdout)
+    assert "== 2022-06-02-202206022400000002.md" in done.stdout
+
+
 def test_preview_names_the_expression_that_matched_nothing(
     tmp_path: Path, server: HostileServer
 ) -> None:
@@ -494,3 +506,34 @@ date = "time"
     texts = {front_title(t): t for t in posts(config).values()}
     assert "<p>第7篇的正文</p>" in texts["七"] and "date: 2022-06-02 08:00:00 +0800" in texts["七"]
     assert "<p>第8篇的正文</p>" in texts["八"] and f"<{server.url('/a/8')}>" in texts["八"]
+
+
+def test_ids_alike_for_80_characters_under_a_long_name_give_two_posts(
+    tmp_path: Path, server: HostileServer
+) -> None:
+    listing = json.loads(records(1, 2))
+    listing["records"][0]["id"] = "a" * 80 + "first"
+    listing["records"][1]["id"] = "a" * 80 + "second"
+    url = server.route("/list", answer(json.dumps(listing).encode(), "application/json"))
+    block = api_block(url).replace('"{date}-{id}"', '"{date}-' + "long-words-" * 8 + '{id}"')
+    config = make_site(tmp_path, block)
+    run_poll(config)
+    names = sorted(posts(config))
+    assert len(names) == 2, names
+    assert {front_title(text) for text in posts(config).values()} == {"标题1", "标题2"}
+
+
+def test_names_of_wide_characters_stay_within_the_file_system_limit(
+    tmp_path: Path, server: HostileServer
+) -> None:
+    listing = json.loads(records(1, 2))
+    listing["records"][0]["id"] = "新闻" * 60 + "1"
+    listing["records"][1]["id"] = "新闻" * 60 + "2"  # the same name: the hash is added
+    listing["records"][0]["title"] = listing["records"][1]["title"] = "标题" * 40
+    url = server.route("/list", answer(json.dumps(listing).encode(), "application/json"))
+    block = api_block(url).replace('"{date}-{id}"', '"{date}-{slug}-{id}"')
+    config = make_site(tmp_path, block)
+    report, _ = run_poll(config)
+    names = sorted(posts(config))
+    assert len(names) == 2, (names, report)
+    assert all(len(name.encode()) <= 255 for name in names)
