@@ -9,6 +9,7 @@ read as GB18030, their superset, which such pages use.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Mapping
 from datetime import tzinfo
@@ -26,13 +27,19 @@ from syndicator.upstreams.parse import NotAFeedError, UpstreamFeed, absolute_lin
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _GB_FAMILY = frozenset({"gb2312", "gbk", "cp936", "x-gbk", "gb_2312-80", "euc-cn", "hz-gb-2312"})
 _HTML_FIELDS = frozenset({"summary", "content"})
+# Codecs Python has that no page is written in, whose decoding would mislead or fail.
+_NOT_PAGE_CODECS = frozenset(
+    {"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"}
+)
 # The detector reads this much: enough for any page's language, bounded in time.
 _DETECT_BYTES = 256 * 1024
 
 
 def decode_html(body: bytes, headers: Mapping[str, str]) -> str:
     """The page's text: its BOM, else the Content-Type charset, else its ``<meta>`` charset,
-    else the detector's guess, else UTF-8; bytes that do not decode are replaced."""
+    else the detector's guess, else UTF-8; bytes that do not decode are replaced. A declared
+    charset that is no text codec (``idna``, ``punycode``, ``undefined``) or not one at all
+    counts as undeclared."""
     for bom, codec in (
         (b"\xef\xbb\xbf", "utf-8-sig"),
         (b"\xff\xfe", "utf-16"),
@@ -45,14 +52,23 @@ def decode_html(body: bytes, headers: Mapping[str, str]) -> str:
     charset = declared.group(1) if declared else None
     if charset is None and (meta := _META_CHARSET.search(body, 0, 4096)):
         charset = meta.group(1).decode("ascii")
-    if charset is None:
-        guess = cchardet.detect(body[:_DETECT_BYTES]).get("encoding")
-        charset = guess if isinstance(guess, str) else "utf-8"
+    if charset is not None and (text := _decoded(body, charset)) is not None:
+        return text
+    guess = cchardet.detect(body[:_DETECT_BYTES]).get("encoding")
+    if isinstance(guess, str) and (text := _decoded(body, guess)) is not None:
+        return text
+    return body.decode("utf-8", errors="replace")
+
+
+def _decoded(body: bytes, charset: str) -> str | None:
+    """``body`` in ``charset``, bad bytes replaced; None if the name is no text codec."""
     codec = "gb18030" if charset.lower() in _GB_FAMILY else charset
     try:
+        if codecs.lookup(codec).name in _NOT_PAGE_CODECS:
+            return None
         return body.decode(codec, errors="replace")
-    except LookupError:
-        return body.decode("utf-8", errors="replace")
+    except (LookupError, ValueError):  # UnicodeError: a codec without "replace"
+        return None
 
 
 def parse_page(body: bytes, url: str, headers: Mapping[str, str]) -> lxml.html.HtmlElement:

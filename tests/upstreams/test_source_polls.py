@@ -325,6 +325,19 @@ def test_full_text_honours_robots_txt(tmp_path: Path, server: HostileServer) -> 
     assert server.requests.count("/robots.txt") == 1
 
 
+@pytest.mark.parametrize("charset", ["idna", "undefined", "punycode"])
+def test_an_article_page_with_a_hostile_charset_is_read_as_utf8(
+    tmp_path: Path, server: HostileServer, charset: str
+) -> None:
+    server.route("/a/1.html", answer(ARTICLE, f"text/html; charset={charset}"))
+    url = server.route("/feed.xml", answer(summary_feed([server.url("/a/1.html")])))
+    config = make_site(tmp_path, fulltext_block(url))
+    report, _ = run_poll(config)
+    assert report.outcomes[0].result != "failed", report
+    [text] = posts(config).values()
+    assert "第0段正文" in text
+
+
 def test_respect_robots_false_fetches_all_the_same(tmp_path: Path, server: HostileServer) -> None:
     server.route("/robots.txt", answer(b"User-agent: *\nDisallow: /\n", "text/plain"))
     server.route("/private/2.html", answer(ARTICLE, "text/html; charset=utf-8"))

@@ -172,6 +172,24 @@ def test_the_header_charset_wins_and_a_base_element_moves_links() -> None:
     assert (entry.title, entry.link) == ("Ünïcode", "http://cdn.example/x/y.html")
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "text/html; charset=idna"},
+        {"Content-Type": "text/html; charset=undefined"},
+        {"Content-Type": "text/html; charset=PUNYCODE"},
+        {"Content-Type": "text/html; charset=base64"},
+        {},  # with <meta charset="idna"> in the page
+    ],
+)
+def test_a_charset_that_is_no_text_codec_counts_as_undeclared(headers: dict[str, str]) -> None:
+    page = '<html><head><meta charset="idna"></head><body><ul class="news">'
+    page += '<li><a href="y.html">新闻 café</a></li></ul></body></html>'
+    upstream = html_upstream(title="a", link="a@href")
+    [entry] = parse_html_source(page.encode(), PAGE, headers, upstream, CHINA).entries
+    assert entry.title == "新闻 café"
+
+
 def test_without_a_declaration_the_page_is_detected() -> None:
     text = (
         "<html><body><p>"
