@@ -792,10 +792,7 @@ class _Reader:
         if not url:
             raise self.fail(key + "url", 'is required: a template such as "https://…?id={id}"')
         known = {name for name, _ in fields}
-        try:
-            names = {n for _, n, _, _ in string.Formatter().parse(url) if n is not None}
-        except ValueError as error:
-            raise self.fail(key + "url", f"{url!r}: {error}") from None
+        names = set(self.placeholders(url, key + "url"))
         if not names <= known:
             missing = ", ".join(sorted(f"{{{n}}}" for n in names - known))
             raise self.fail(
@@ -825,14 +822,31 @@ class _Reader:
             self.expression(value, prefix + key, "html")
         return value
 
+    def placeholders(self, template: str, key: str) -> list[str]:
+        """The names of the template's placeholders, each a bare ``{name}``: a format spec
+        or a conversion (``{id:d}``, ``{id:>99}``, ``{id!r}``) would fail or change the
+        result at every poll, not here."""
+        try:
+            parts = list(string.Formatter().parse(template))
+        except ValueError as error:
+            raise self.fail(
+                key, f"{template!r}: {error} (write a literal brace as {{{{ or }}}})"
+            ) from None
+        for _, name, spec, conversion in parts:
+            if name is not None and (spec or conversion):
+                written = f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+                raise self.fail(
+                    key,
+                    f"{template!r}: {written} is not allowed: placeholders are bare names "
+                    f"such as {{{name or 'id'}}}, with no format spec or conversion",
+                )
+        return [name for _, name, _, _ in parts if name is not None]
+
     def post_name(self, table: dict[str, Any], prefix: str) -> str:
         value = self.string(table, "post_name", prefix, "")
         if not value:
             return ""
-        try:
-            names = [n for _, n, spec, _ in string.Formatter().parse(value) if n is not None]
-        except ValueError as error:
-            raise self.fail(prefix + "post_name", f"{value!r}: {error}") from None
+        names = self.placeholders(value, prefix + "post_name")
         unknown = [n for n in names if n not in POST_NAME_FIELDS]
         if unknown or not names:
             raise self.fail(

@@ -280,6 +280,33 @@ def test_a_wrong_new_key_is_named(tmp_path: Path, table: dict[str, object], key:
         upstream_config(tmp_path, **table)
 
 
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"post_name": "{date}-{id:d}"},
+        {"post_name": "{date}-{id:>9999999999999999999}"},
+        {"post_name": "{date}-{id!r}"},
+        {"post_name": "{date}-{id!s:.3}"},
+        {
+            "kind": "json",
+            "items": "r",
+            "fields": {"id": "id"},
+            "detail": {"url": "https://x/?id={id:d}"},
+        },
+        {
+            "kind": "json",
+            "items": "r",
+            "fields": {"id": "id"},
+            "detail": {"url": "https://x/?id={id!r}"},
+        },
+    ],
+)
+def test_templates_take_bare_placeholders_only(tmp_path: Path, table: dict[str, object]) -> None:
+    key = "detail.url" if "detail" in table else "post_name"
+    with pytest.raises(ConfigError, match=rf"upstreams\[0\] \(U\)\.{key}: .*bare names"):
+        upstream_config(tmp_path, **table)
+
+
 def test_per_host_delay_defaults_to_a_second_and_may_be_zero(tmp_path: Path) -> None:
     path = tmp_path / "syndicator.toml"
     assert parse_config(dict(SITE), path).polling.per_host_delay == 1.0
