@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from syndicator.core.patterns import PatternError, compile_pattern
+
 DEFAULT_CONFIG_PATH = Path("config/syndicator.toml")
 FEED_FORMATS = ("rss", "atom", "json")
 STATUS_ACCESS = ("local", "public", "off")  # [server] status: who may see /status
@@ -544,6 +546,13 @@ class _Reader:
         if needs_source and "source" not in compiled.groupindex:
             raise self.fail(key, f"{pattern!r} needs a named group (?P<source>…)")
 
+    def upstream_pattern(self, pattern: str, key: str) -> None:
+        """A pattern that runs over upstream text: RE2's (syndicator/core/patterns.py)."""
+        try:
+            compile_pattern(pattern)
+        except PatternError as error:
+            raise self.fail(key, f"invalid regular expression {pattern!r}: {error}") from None
+
     def state(self, table: dict[str, Any]) -> StateConfig:
         self.section_keys(table, "state.", StateConfig)
         return StateConfig(
@@ -701,7 +710,7 @@ class _Reader:
         keep, block = (self.string(table, key, prefix, "") for key in ("keep", "block"))
         for key, pattern in (("keep", keep), ("block", block)):
             if pattern:
-                self.regex(pattern, prefix + key, needs_source=False)
+                self.upstream_pattern(pattern, prefix + key)
         return UpstreamConfig(
             name=name,
             url=url,
@@ -741,7 +750,7 @@ class _Reader:
                 self.no_unknown_keys(value, key + ".", {"from", "remove"})
                 remove = self.string(value, "remove", key + ".", "") or None
                 if remove:
-                    self.regex(remove, key + ".remove", needs_source=False)
+                    self.upstream_pattern(remove, key + ".remove")
                 rule = FieldRule(value["from"], remove)
             else:
                 raise self.fail(

@@ -20,7 +20,7 @@ import lxml.html
 
 from syndicator.core.config import FieldRule, UpstreamConfig
 from syndicator.core.text import one_line
-from syndicator.upstreams.items import cleaned, entry_from_fields
+from syndicator.upstreams.items import cleaned, date_format_warning, entry_from_fields
 from syndicator.upstreams.json_source import document_excerpt
 from syndicator.upstreams.parse import NotAFeedError, UpstreamFeed, absolute_link
 
@@ -110,6 +110,7 @@ def parse_html_source(
         for name, rule in rules.items()
         if not any(name in found for found in values)
     ]
+    warnings.extend(date_format_warning(values, upstream.date_format))
     title = one_line(page.findtext(".//title") or "") or upstream.name
     return UpstreamFeed(
         title=title,

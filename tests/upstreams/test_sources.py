@@ -69,7 +69,11 @@ def test_a_json_api_becomes_entries() -> None:
     assert first.content_html == "<p>人民银行今日开展逆回购操作 &amp; 中标。</p>"  # text, escaped
     assert second.guid == "7" and second.link is None
     assert second.published == datetime(2022, 6, 2, 6, 5, 33, tzinfo=UTC)  # Unix time
-    assert feed.warnings == ("1 items that are not objects skipped",)
+    assert feed.warnings[0] == "1 items that are not objects skipped"
+    assert feed.warnings[1].startswith(
+        'date_format = "%Y-%m-%d %H:%M:%S" does not match the date of 1 of 2 items, '
+        "such as '1654149933'"
+    )
 
 
 def test_dates_without_an_offset_take_the_upstreams_zone() -> None:
@@ -84,6 +88,24 @@ def test_dates_without_an_offset_take_the_upstreams_zone() -> None:
     )
     assert read_date("Thu, 02 Jun 2022 14:05:33 GMT", "%d/%m/%Y", CHINA) is not None
     assert read_date("not a date", "", CHINA) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("20220602140533", datetime(2022, 6, 2, 14, 5, 33, tzinfo=EIGHT)),  # compact, local
+        ("1654149933", datetime(2022, 6, 2, 6, 5, 33, tzinfo=UTC)),  # seconds
+        ("1654149933.5", datetime(2022, 6, 2, 6, 5, 33, 500000, tzinfo=UTC)),
+        ("1654149933000", datetime(2022, 6, 2, 6, 5, 33, tzinfo=UTC)),  # milliseconds
+        ("123456", None),  # no Unix time anyone sends
+        ("202206021405331", None),
+        ("99999999999999999999", None),
+    ],
+)
+def test_numbers_are_read_as_dates_only_in_the_shapes_that_are_dates(
+    text: str, read: datetime | None
+) -> None:
+    assert read_date(text, "", CHINA) == read
 
 
 @pytest.mark.parametrize(
@@ -272,6 +294,11 @@ def test_the_config_reads_every_new_key(tmp_path: Path) -> None:
         ({"post_name": "{date}-../{id}"}, "post_name"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"block": "[unclosed"}, "block"),
+        ({"keep": "(?<=x)y"}, "keep"),
+        (
+            {"kind": "json", "items": "r", "fields": {"id": {"from": "a", "remove": r"(a)\1"}}},
+            "fields.id.remove",
+        ),
         ({"content_selector": "div[["}, "content_selector"),
     ],
 )
