@@ -10,21 +10,29 @@ with the reason; the importer lets it wait for a later poll a bounded number of 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import tzinfo
 from urllib.parse import quote, urlsplit
 from urllib.robotparser import RobotFileParser
 
+import lxml.html
+
 from syndicator.core.config import UpstreamConfig
 from syndicator.upstreams.fetch import Fetcher, FetchError, FetchResult
 from syndicator.upstreams.fulltext import extract_article
-from syndicator.upstreams.html_source import html_values, parse_page
+from syndicator.upstreams.html_source import html_values, inner_html, page_base, parse_page
 from syndicator.upstreams.items import entry_from_fields
 from syndicator.upstreams.json_source import document_excerpt, json_values, read_json
 from syndicator.upstreams.parse import NotAFeedError, UpstreamEntry, absolute_link
 
 log = logging.getLogger(__name__)
+_WHOLE_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# The fields that hold a URL, and those that hold HTML whose links are relative to the
+# answer they came from.
+_URL_FIELDS = ("link", "image")
+_HTML_FIELDS = ("summary", "content")
 
 
 def enrich_entries(
@@ -48,10 +56,15 @@ def enrich_entries(
 
 
 def detail_url(entry: UpstreamEntry, upstream: UpstreamConfig) -> str | None:
-    """The detail template filled with the item's fields, each percent-encoded; None when the
-    item lacks one of them or the result is not an http(s) URL."""
+    """The detail template filled with the item's fields, each percent-encoded; a template
+    that is one placeholder alone (``"{link}"``) takes the field as a URL, made absolute
+    against the list's page. None when the item lacks a field or the result is not an
+    http(s) URL."""
     assert upstream.detail is not None
-    values = {name: quote(value, safe="") for name, value in entry.fields}
+    fields = dict(entry.fields)
+    if whole := _WHOLE_PLACEHOLDER.fullmatch(upstream.detail.url):
+        return absolute_link(fields.get(whole.group(1)), upstream.url)
+    values = {name: quote(value, safe="") for name, value in fields.items()}
     try:
         url = upstream.detail.url.format_map(values)
     except (KeyError, ValueError, IndexError):
@@ -75,10 +88,12 @@ def with_detail(
         if upstream.kind == "json":
             document: object = read_json(result.body, url)
             values = json_values(document, rules, url)
+            base = result.url
         else:
             page = parse_page(result.body, url, result.headers)
             document = page.text_content()
             values = html_values(page, rules)
+            base = page_base(page, result.url)
     except NotAFeedError as error:
         return replace(entry, incomplete=f"its detail answer is unreadable: {error}")
     if rules and not values:
@@ -88,12 +103,31 @@ def with_detail(
             incomplete=f"detail.{said} matched nothing in {url}, which starts: "
             f"{document_excerpt(document)}",
         )
-    merged = dict(entry.fields) | values
+    merged = dict(entry.fields) | _resolved(values, base)
     fresh = entry_from_fields(
         merged, upstream.url, upstream, zone, summary_is_html=upstream.kind == "html"
     )
     # The item's identity stays the list's, whatever the detail says.
     return replace(fresh, key=entry.key, guid=entry.guid)
+
+
+def _resolved(values: dict[str, str], base: str) -> dict[str, str]:
+    """The detail answer's values with their links made absolute against that answer, not
+    against the list (where the rest of the item's fields are resolved)."""
+    resolved = dict(values)
+    for name in _URL_FIELDS:
+        if name in resolved:
+            link = absolute_link(resolved[name], base)
+            if link:
+                resolved[name] = link
+            else:
+                del resolved[name]
+    for name in _HTML_FIELDS:
+        if resolved.get(name):
+            fragment = lxml.html.fragment_fromstring(resolved[name], create_parent="div")
+            fragment.make_links_absolute(base, resolve_base_href=False)
+            resolved[name] = inner_html(fragment)
+    return resolved
 
 
 def with_full_text(

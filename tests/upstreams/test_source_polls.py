@@ -550,3 +550,37 @@ def test_names_of_wide_characters_stay_within_the_file_system_limit(
     names = sorted(posts(config))
     assert len(names) == 2, (names, report)
     assert all(len(name.encode()) <= 255 for name in names)
+
+
+def test_a_detail_url_that_is_the_link_is_taken_as_a_url(
+    tmp_path: Path, server: HostileServer
+) -> None:
+    listing = '<html><body><ul><li><a href="/pages/7/?from=list&amp;x=a b">七</a></li></ul>'
+    server.route("/list.html", answer(listing.encode(), "text/html; charset=utf-8"))
+    page = (
+        '<html><body><div class="text"><p>第7篇的正文</p><img src="pic.jpg"></div>'
+        '<a class="orig" href="../../a/7.html">原文</a></body></html>'
+    )
+    server.route("/pages/7/", answer(page.encode(), "text/html; charset=utf-8"))
+    block = f"""
+[[upstreams]]
+name = "Page"
+kind = "html"
+url = "{server.url("/list.html")}"
+category = "page"
+items = "li"
+[upstreams.fields]
+title = "a"
+link = "a@href"
+[upstreams.detail]
+url = "{{link}}"
+content = "div.text"
+link = "a.orig@href"
+"""
+    config = make_site(tmp_path, block)
+    run_poll(config)
+    [text] = posts(config).values()
+    assert "<p>第7篇的正文</p>" in text
+    assert f'src="{server.url("/pages/7/pic.jpg")}"' in text
+    assert f"<{server.url('/a/7.html')}>" in text
+    assert any(r.startswith("/pages/7/?from=list&x=a") for r in server.requests)
