@@ -5,6 +5,7 @@ name the expression that matched nothing."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -210,6 +211,20 @@ def test_a_charset_that_is_no_text_codec_counts_as_undeclared(headers: dict[str,
     upstream = html_upstream(title="a", link="a@href")
     [entry] = parse_html_source(page.encode(), PAGE, headers, upstream, CHINA).entries
     assert entry.title == "新闻 café"
+
+
+@pytest.mark.parametrize(
+    "selector", ["li:nth-child(2n)", "li:nth-last-child(1)", "li:first-of-type"]
+)
+def test_structural_pseudo_classes_are_refused_over_a_huge_page(selector: str) -> None:
+    page = "<html><body><ul>" + "<li><a href='x'>t</a></li>" * 50_000 + "</ul></body></html>"
+    with pytest.raises(NotAFeedError, match="structural pseudo-class"):
+        upstream = replace(html_upstream(title="a"), items=selector)
+        parse_html_source(page.encode(), PAGE, {}, upstream, CHINA)
+    small = "<html><body><ul>" + "<li><a href='x'>t</a></li>" * 10 + "</ul></body></html>"
+    upstream = replace(html_upstream(title="li:nth-child(2) a"), items="ul")
+    [entry] = parse_html_source(small.encode(), PAGE, {}, upstream, CHINA).entries
+    assert entry.title == "t"
 
 
 def test_without_a_declaration_the_page_is_detected() -> None:
