@@ -389,15 +389,26 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        with _FetchContext(guard=self._guard, deadline=_DEADLINE_FACTOR * self._timeout) as context:
-            response, final_url, permanent = self._follow(url, headers, context)
-            body = self._read_body(url, final_url, response, context)
-        return _result(response, final_url, permanent, body, etag, last_modified)
+        return self._fetch(url, headers, etag, last_modified, turns=None)
 
     def fetch_politely(self, url: str) -> FetchResult:
-        """GET ``url`` in its host's turn (see HostGate); as ``fetch`` otherwise."""
-        with self.gate.turn(url):
-            return self.fetch(url)
+        """GET ``url``, each hop (the URL, then each redirect's target) in its host's turn
+        (see HostGate); as ``fetch`` otherwise."""
+        with contextlib.ExitStack() as turns:
+            return self._fetch(url, {}, None, None, turns=turns)
+
+    def _fetch(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        etag: str | None,
+        last_modified: str | None,
+        turns: contextlib.ExitStack | None,
+    ) -> FetchResult:
+        with _FetchContext(guard=self._guard, deadline=_DEADLINE_FACTOR * self._timeout) as context:
+            response, final_url, permanent = self._follow(url, headers, context, turns)
+            body = self._read_body(url, final_url, response, context)
+        return _result(response, final_url, permanent, body, etag, last_modified)
 
     def send(
         self, method: str, url: str, *, body: bytes = b"", headers: Mapping[str, str] | None = None
@@ -410,18 +421,29 @@ class Fetcher:
         return _result(response, url, False, data, None, None)
 
     def _follow(
-        self, url: str, headers: Mapping[str, str], context: _FetchContext
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        context: _FetchContext,
+        turns: contextlib.ExitStack | None = None,
     ) -> tuple[requests.Response, str, bool]:
-        """The first non-redirect answer, its URL, and whether every hop to it was permanent."""
+        """The first non-redirect answer, its URL, and whether every hop to it was permanent.
+        With ``turns``, each hop waits for its host's turn, and the last hop's turn is held
+        (in ``turns``) until the caller has read the body."""
         current = url
         visited = {url}
         permanent = True
         while True:
+            hop = contextlib.ExitStack()
+            if turns is not None:
+                turns.enter_context(hop)
+                hop.enter_context(self.gate.turn(current))
             response = self._send(url, current, headers, context)
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECTS or not location:
                 return response, current, permanent and current != url
             response.close()
+            hop.close()  # the next hop's host may be this one: its turn comes after the pause
             target = urljoin(current, location.strip())
             if target in visited:
                 raise FetchError(

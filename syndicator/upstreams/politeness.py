@@ -6,12 +6,19 @@ A gate belongs to one Fetcher, so every thread fetching through it shares the sa
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# The shapes of an IPv4 address that C's inet_aton also reads: dotted parts (one to four),
+# decimal, octal or hex.
+_LEGACY_IPV4 = re.compile(r"(?:0x[0-9a-f]+|\d+)(?:\.(?:0x[0-9a-f]+|\d+)){0,3}", re.I)
 # Hosts remembered before those idle past their pause are forgotten: a feed linking to
 # thousands of hosts must not grow the gate for the daemon's whole life.
 MAX_HOSTS = 1000
@@ -58,9 +65,26 @@ class HostGate:
 
 
 def host_of(url: str) -> str:
-    """The host and port a URL's request goes to ("" when it has none)."""
+    """The host and port a URL's request goes to ("" when it has none), the same for each
+    spelling of one host: lower case, no trailing dot, an IP address in its usual form
+    (``127.1`` and ``2130706433`` are ``127.0.0.1``), the scheme's default port written
+    out. Names are not resolved: ``localhost`` and ``127.0.0.1`` take turns of their own."""
     try:
         parts = urlsplit(url)
-        return f"{parts.hostname or ''}:{parts.port or ''}"
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower()) or ""
     except ValueError:
         return ""
+    return f"{_normal_host((parts.hostname or '').rstrip('.'))}:{port}"
+
+
+def _normal_host(host: str) -> str:
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        pass
+    if host and _LEGACY_IPV4.fullmatch(host):
+        try:  # inet_aton reads what resolvers read: 127.1, 0x7f.1, a 32-bit number
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            pass
+    return host
