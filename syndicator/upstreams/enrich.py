@@ -26,8 +26,11 @@ from syndicator.upstreams.html_source import html_values, inner_html, page_base,
 from syndicator.upstreams.items import entry_from_fields
 from syndicator.upstreams.json_source import document_excerpt, json_values, read_json
 from syndicator.upstreams.parse import NotAFeedError, UpstreamEntry, absolute_link
+from syndicator.upstreams.politeness import host_of
 
 log = logging.getLogger(__name__)
+# RFC 9309 (2.5): a crawler may stop reading robots.txt after at least 500 KiB.
+ROBOTS_MAX_BYTES = 500 * 1024
 _WHOLE_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # The fields that hold a URL, and those that hold HTML whose links are relative to the
 # answer they came from.
@@ -174,9 +177,10 @@ def _get(fetcher: Fetcher, url: str) -> tuple[FetchResult | None, str]:
 
 
 class RobotsRules:
-    """Each site's robots.txt, fetched once for the life of this object (one poll), read as
-    RFC 9309 says: no file (4xx) allows everything; an unreachable one (5xx, no answer)
-    allows nothing for now, so the item waits for a later poll."""
+    """Each site's robots.txt for one poll, read as RFC 9309 says: no file (4xx) allows
+    everything; an unreachable one (5xx, no answer) allows nothing for now, so the item waits
+    for a later poll. Read ones are kept across polls by the Fetcher (a day at most); only
+    the first ROBOTS_MAX_BYTES of a file are read (RFC 9309 allows a limit of 500 KiB)."""
 
     def __init__(self, fetcher: Fetcher) -> None:
         self._fetcher = fetcher
@@ -185,18 +189,20 @@ class RobotsRules:
     def verdict(self, url: str) -> tuple[bool, str | None]:
         """(whether ``url`` may be fetched, why the site's robots.txt could not be read)."""
         parts = urlsplit(url)
-        site = f"{parts.scheme}://{parts.netloc}"
+        site = f"{parts.scheme.lower()}://{host_of(url)}"
         if site not in self._rules:
-            self._rules[site] = self._read(site + "/robots.txt")
+            cached = self._fetcher.robots.get(site)
+            robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+            self._rules[site] = cached if cached is not None else self._read(robots_url, site)
         rules = self._rules[site]
         if isinstance(rules, str):
             return False, rules
         return rules.can_fetch(self._fetcher.user_agent, url), None
 
-    def _read(self, url: str) -> RobotFileParser | str:
+    def _read(self, url: str, site: str) -> RobotFileParser | str:
         parser = RobotFileParser(url)
         try:
-            result = self._fetcher.fetch_politely(url)
+            result = self._fetcher.fetch_politely(url, cut_at=ROBOTS_MAX_BYTES)
         except FetchError as error:
             return str(error)
         if 400 <= result.status < 500:
@@ -205,4 +211,5 @@ class RobotsRules:
             return f"{url} answered HTTP {result.status}"
         else:
             parser.parse(result.body.decode("utf-8", errors="replace").splitlines())
+        self._fetcher.robots.put(site, parser, result.max_age)
         return parser

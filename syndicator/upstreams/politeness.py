@@ -14,11 +14,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
+from urllib.robotparser import RobotFileParser
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # The shapes of an IPv4 address that C's inet_aton also reads: dotted parts (one to four),
 # decimal, octal or hex.
 _LEGACY_IPV4 = re.compile(r"(?:0x[0-9a-f]+|\d+)(?:\.(?:0x[0-9a-f]+|\d+)){0,3}", re.I)
+# RFC 9309 (2.4): a parsed robots.txt is not used for more than a day.
+ROBOTS_MAX_AGE = 24 * 3600.0
 # Hosts remembered before those idle past their pause are forgotten: a feed linking to
 # thousands of hosts must not grow the gate for the daemon's whole life.
 MAX_HOSTS = 1000
@@ -62,6 +65,31 @@ class HostGate:
 
     def __len__(self) -> int:
         return len(self._hosts)
+
+
+class RobotsCache:
+    """Each site's parsed robots.txt, kept a day at most (RFC 9309: no longer than 24 hours),
+    less when its answer's ``Cache-Control: max-age`` says so; at most MAX_HOSTS sites,
+    the stalest forgotten first. Unreadable ones are not kept: they are asked again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: dict[str, tuple[float, RobotFileParser]] = {}
+
+    def get(self, site: str) -> RobotFileParser | None:
+        with self._lock:
+            kept = self._rules.get(site)
+            if kept is None or kept[0] <= time.monotonic():
+                self._rules.pop(site, None)
+                return None
+            return kept[1]
+
+    def put(self, site: str, rules: RobotFileParser, max_age: float | None) -> None:
+        age = ROBOTS_MAX_AGE if max_age is None else min(ROBOTS_MAX_AGE, max_age)
+        with self._lock:
+            if site not in self._rules and len(self._rules) >= MAX_HOSTS:
+                del self._rules[min(self._rules, key=lambda known: self._rules[known][0])]
+            self._rules[site] = (time.monotonic() + age, rules)
 
 
 def host_of(url: str) -> str:

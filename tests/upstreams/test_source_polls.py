@@ -584,3 +584,38 @@ link = "a.orig@href"
     assert f'src="{server.url("/pages/7/pic.jpg")}"' in text
     assert f"<{server.url('/a/7.html')}>" in text
     assert any(r.startswith("/pages/7/?from=list&x=a") for r in server.requests)
+
+
+def test_robots_txt_is_kept_across_polls_for_its_max_age(server: HostileServer) -> None:
+    server.route("/robots.txt", answer(b"User-agent: *\nDisallow: /private/\n", "text/plain"))
+    fetcher = Fetcher(user_agent="t", timeout=5, max_bytes=MiB, allow_private_addresses=True)
+    with fetcher:
+        for _ in range(3):  # a RobotsRules per poll
+            rules = RobotsRules(fetcher)
+            assert rules.verdict(server.url("/private/1.html")) == (False, None)
+            assert rules.verdict(server.url("/public/1.html", host="127.1")) == (True, None)
+    assert server.requests.count("/robots.txt") == 1
+
+    server.requests.clear()
+    server.route(
+        "/robots.txt",
+        answer(
+            b"User-agent: *\nDisallow: /private/\n", "text/plain", {"Cache-Control": "max-age=0"}
+        ),
+    )
+    fetcher = Fetcher(user_agent="t", timeout=5, max_bytes=MiB, allow_private_addresses=True)
+    with fetcher:
+        for _ in range(2):
+            assert RobotsRules(fetcher).verdict(server.url("/private/1.html")) == (False, None)
+    assert server.requests.count("/robots.txt") == 2
+
+
+def test_only_the_first_500_kib_of_robots_txt_are_read(server: HostileServer) -> None:
+    robots = b"User-agent: *\nDisallow: /private/\n" + b"# filler\n" * 70_000
+    robots += b"Disallow: /late/\n"
+    server.route("/robots.txt", answer(robots, "text/plain"))
+    fetcher = Fetcher(user_agent="t", timeout=5, max_bytes=10 * MiB, allow_private_addresses=True)
+    with fetcher:
+        rules = RobotsRules(fetcher)
+        assert rules.verdict(server.url("/private/1.html")) == (False, None)
+        assert rules.verdict(server.url("/late/1.html")) == (True, None)  # beyond the cut
