@@ -24,6 +24,28 @@ FEED_FORMATS = ("rss", "atom", "json")
 STATUS_ACCESS = ("local", "public", "off")  # [server] status: who may see /status
 
 
+def selector_and_attribute(source: str) -> tuple[str, str]:
+    """A ``kind = "html"`` field's CSS selector and the attribute after its ``@`` ("" for
+    none): the last ``@`` outside brackets and quotes, so ``a[href*="@"]`` is a selector."""
+    depth = 0
+    quote = ""
+    split = -1
+    for index, char in enumerate(source):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[(":
+            depth += 1
+        elif char in "])":
+            depth = max(0, depth - 1)
+        elif char == "@" and depth == 0:
+            split = index
+    if split < 0:
+        return source, ""
+    return source[:split], source[split + 1 :].strip()
+
+
 class ConfigError(Exception):
     """The config cannot be used; the message names the file and the key."""
 
@@ -777,7 +799,7 @@ class _Reader:
         elif kind == "html":
             from cssselect import SelectorError, parse
 
-            selector = source.rpartition("@")[0] if "@" in source else source
+            selector = selector_and_attribute(source)[0]
             try:
                 if selector.strip():
                     parse(selector)

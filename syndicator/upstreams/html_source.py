@@ -19,7 +19,7 @@ import cchardet
 import lxml.etree
 import lxml.html
 
-from syndicator.core.config import FieldRule, UpstreamConfig
+from syndicator.core.config import FieldRule, UpstreamConfig, selector_and_attribute
 from syndicator.core.text import one_line
 from syndicator.upstreams.items import cleaned, date_format_warning, entry_from_fields
 from syndicator.upstreams.json_source import document_excerpt
@@ -142,13 +142,13 @@ def html_values(element: lxml.html.HtmlElement, rules: Mapping[str, FieldRule]) 
 
 
 def select_value(element: lxml.html.HtmlElement, source: str, *, as_html: bool) -> str | None:
-    selector, _, attribute = source.rpartition("@") if "@" in source else (source, "", "")
+    selector, attribute = selector_and_attribute(source)
     found = css_select(element, selector) if selector.strip() else [element]
     if not found:
         return None
     first = found[0]
     if attribute:
-        value = first.get(attribute.strip())
+        value = first.get(attribute)
         return value if isinstance(value, str) else None
     if as_html:
         return inner_html(first)

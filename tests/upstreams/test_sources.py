@@ -379,3 +379,13 @@ def test_keys_that_would_do_nothing_are_named(
 ) -> None:
     with pytest.raises(ConfigError, match=rf"\(U\)\.{key}"):
         upstream_config(tmp_path, **table)
+
+
+def test_an_at_sign_inside_brackets_or_quotes_is_part_of_the_selector() -> None:
+    page = (
+        '<html><body><ul class="news"><li><a href="/x">no</a>'
+        '<a href="mailto:ed@news.example" data-who="ed">Ed</a></li></ul></body></html>'
+    )
+    upstream = html_upstream(title='a[href*="@"]', author='a[href*="@"]@data-who', link="a@href")
+    [entry] = parse_html_source(page.encode(), PAGE, {}, upstream, CHINA).entries
+    assert (entry.title, entry.author, entry.link) == ("Ed", "ed", "http://news.example/x")
