@@ -9,7 +9,6 @@ read as GB18030, their superset, which such pages use.
 
 from __future__ import annotations
 
-import codecs
 import itertools
 import re
 from collections.abc import Mapping
@@ -23,15 +22,16 @@ from syndicator.core.config import FieldRule, UpstreamConfig, selector_and_attri
 from syndicator.core.text import one_line
 from syndicator.upstreams.items import cleaned, date_format_warning, entry_from_fields
 from syndicator.upstreams.json_source import document_excerpt
-from syndicator.upstreams.parse import NotAFeedError, UpstreamFeed, absolute_link
+from syndicator.upstreams.parse import (
+    NotAFeedError,
+    UpstreamFeed,
+    absolute_link,
+    is_text_charset,
+)
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _GB_FAMILY = frozenset({"gb2312", "gbk", "cp936", "x-gbk", "gb_2312-80", "euc-cn", "hz-gb-2312"})
 _HTML_FIELDS = frozenset({"summary", "content"})
-# Codecs Python has that no page is written in, whose decoding would mislead or fail.
-_NOT_PAGE_CODECS = frozenset(
-    {"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"}
-)
 # cssselect makes :nth-child and its kin (:first-of-type, :last-child, …) into XPath that
 # looks at each candidate's siblings, so their cost grows with the square of the element
 # count (20,000 <li>: 4 s for one selector). Over more elements than this they are refused.
@@ -70,7 +70,7 @@ def _decoded(body: bytes, charset: str) -> str | None:
     """``body`` in ``charset``, bad bytes replaced; None if the name is no text codec."""
     codec = "gb18030" if charset.lower() in _GB_FAMILY else charset
     try:
-        if codecs.lookup(codec).name in _NOT_PAGE_CODECS:
+        if not is_text_charset(codec):
             return None
         return body.decode(codec, errors="replace")
     except (LookupError, ValueError):  # UnicodeError: a codec without "replace"
