@@ -17,11 +17,34 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from syndicator.core.patterns import PatternError, compile_pattern
 from syndicator.core.slugs import feed_slug
 
 DEFAULT_CONFIG_PATH = Path("config/syndicator.toml")
 FEED_FORMATS = ("rss", "atom", "json")
 STATUS_ACCESS = ("local", "public", "off")  # [server] status: who may see /status
+
+
+def selector_and_attribute(source: str) -> tuple[str, str]:
+    """A ``kind = "html"`` field's CSS selector and the attribute after its ``@`` ("" for
+    none): the last ``@`` outside brackets and quotes, so ``a[href*="@"]`` is a selector."""
+    depth = 0
+    quote = ""
+    split = -1
+    for index, char in enumerate(source):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[(":
+            depth += 1
+        elif char in "])":
+            depth = max(0, depth - 1)
+        elif char == "@" and depth == 0:
+            split = index
+    if split < 0:
+        return source, ""
+    return source[:split], source[split + 1 :].strip()
 
 
 class ConfigError(Exception):
@@ -568,6 +591,13 @@ class _Reader:
         if needs_source and "source" not in compiled.groupindex:
             raise self.fail(key, f"{pattern!r} needs a named group (?P<source>…)")
 
+    def upstream_pattern(self, pattern: str, key: str) -> None:
+        """A pattern that runs over upstream text: RE2's (syndicator/core/patterns.py)."""
+        try:
+            compile_pattern(pattern)
+        except PatternError as error:
+            raise self.fail(key, f"invalid regular expression {pattern!r}: {error}") from None
+
     def state(self, table: dict[str, Any]) -> StateConfig:
         self.section_keys(table, "state.", StateConfig)
         return StateConfig(
@@ -725,7 +755,7 @@ class _Reader:
         keep, block = (self.string(table, key, prefix, "") for key in ("keep", "block"))
         for key, pattern in (("keep", keep), ("block", block)):
             if pattern:
-                self.regex(pattern, prefix + key, needs_source=False)
+                self.upstream_pattern(pattern, prefix + key)
         return UpstreamConfig(
             name=name,
             url=url,
@@ -765,7 +795,7 @@ class _Reader:
                 self.no_unknown_keys(value, key + ".", {"from", "remove"})
                 remove = self.string(value, "remove", key + ".", "") or None
                 if remove:
-                    self.regex(remove, key + ".remove", needs_source=False)
+                    self.upstream_pattern(remove, key + ".remove")
                 rule = FieldRule(value["from"], remove)
             else:
                 raise self.fail(
@@ -792,7 +822,7 @@ class _Reader:
         elif kind == "html":
             from cssselect import SelectorError, parse
 
-            selector = source.rpartition("@")[0] if "@" in source else source
+            selector = selector_and_attribute(source)[0]
             try:
                 if selector.strip():
                     parse(selector)
@@ -816,10 +846,7 @@ class _Reader:
         if not url:
             raise self.fail(key + "url", 'is required: a template such as "https://…?id={id}"')
         known = {name for name, _ in fields}
-        try:
-            names = {n for _, n, _, _ in string.Formatter().parse(url) if n is not None}
-        except ValueError as error:
-            raise self.fail(key + "url", f"{url!r}: {error}") from None
+        names = set(self.placeholders(url, key + "url"))
         if not names <= known:
             missing = ", ".join(sorted(f"{{{n}}}" for n in names - known))
             raise self.fail(
@@ -849,14 +876,31 @@ class _Reader:
             self.expression(value, prefix + key, "html")
         return value
 
+    def placeholders(self, template: str, key: str) -> list[str]:
+        """The names of the template's placeholders, each a bare ``{name}``: a format spec
+        or a conversion (``{id:d}``, ``{id:>99}``, ``{id!r}``) would fail or change the
+        result at every poll, not here."""
+        try:
+            parts = list(string.Formatter().parse(template))
+        except ValueError as error:
+            raise self.fail(
+                key, f"{template!r}: {error} (write a literal brace as {{{{ or }}}})"
+            ) from None
+        for _, name, spec, conversion in parts:
+            if name is not None and (spec or conversion):
+                written = f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+                raise self.fail(
+                    key,
+                    f"{template!r}: {written} is not allowed: placeholders are bare names "
+                    f"such as {{{name or 'id'}}}, with no format spec or conversion",
+                )
+        return [name for _, name, _, _ in parts if name is not None]
+
     def post_name(self, table: dict[str, Any], prefix: str) -> str:
         value = self.string(table, "post_name", prefix, "")
         if not value:
             return ""
-        try:
-            names = [n for _, n, spec, _ in string.Formatter().parse(value) if n is not None]
-        except ValueError as error:
-            raise self.fail(prefix + "post_name", f"{value!r}: {error}") from None
+        names = self.placeholders(value, prefix + "post_name")
         unknown = [n for n in names if n not in POST_NAME_FIELDS]
         if unknown or not names:
             raise self.fail(

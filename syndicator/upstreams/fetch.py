@@ -31,7 +31,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import LocationParseError, ReadTimeoutError
 
-from syndicator.upstreams.politeness import HostGate
+from syndicator.upstreams.politeness import HostGate, RobotsCache
 
 FetchErrorKind = Literal[
     "dns",
@@ -347,6 +347,8 @@ class Fetcher:
         self._private_key = private_key
         # Turns per host for the requests each item costs (detail, full text, robots.txt).
         self.gate = HostGate(per_host_delay)
+        # Sites' robots.txt, parsed, for as long as this Fetcher serves polls.
+        self.robots = RobotsCache()
         self.user_agent = user_agent
         self._timeout = timeout
         self._max_bytes = max_bytes
@@ -389,15 +391,28 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        with _FetchContext(guard=self._guard, deadline=_DEADLINE_FACTOR * self._timeout) as context:
-            response, final_url, permanent = self._follow(url, headers, context)
-            body = self._read_body(url, final_url, response, context)
-        return _result(response, final_url, permanent, body, etag, last_modified)
+        return self._fetch(url, headers, etag, last_modified, turns=None)
 
-    def fetch_politely(self, url: str) -> FetchResult:
-        """GET ``url`` in its host's turn (see HostGate); as ``fetch`` otherwise."""
-        with self.gate.turn(url):
-            return self.fetch(url)
+    def fetch_politely(self, url: str, *, cut_at: int | None = None) -> FetchResult:
+        """GET ``url``, each hop (the URL, then each redirect's target) in its host's turn
+        (see HostGate); as ``fetch`` otherwise. With ``cut_at``, a body longer than that many
+        bytes is cut there (and the rest not read) instead of failing the fetch."""
+        with contextlib.ExitStack() as turns:
+            return self._fetch(url, {}, None, None, turns=turns, cut_at=cut_at)
+
+    def _fetch(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        etag: str | None,
+        last_modified: str | None,
+        turns: contextlib.ExitStack | None,
+        cut_at: int | None = None,
+    ) -> FetchResult:
+        with _FetchContext(guard=self._guard, deadline=_DEADLINE_FACTOR * self._timeout) as context:
+            response, final_url, permanent = self._follow(url, headers, context, turns)
+            body = self._read_body(url, final_url, response, context, cut_at)
+        return _result(response, final_url, permanent, body, etag, last_modified)
 
     def send(
         self, method: str, url: str, *, body: bytes = b"", headers: Mapping[str, str] | None = None
@@ -410,18 +425,29 @@ class Fetcher:
         return _result(response, url, False, data, None, None)
 
     def _follow(
-        self, url: str, headers: Mapping[str, str], context: _FetchContext
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        context: _FetchContext,
+        turns: contextlib.ExitStack | None = None,
     ) -> tuple[requests.Response, str, bool]:
-        """The first non-redirect answer, its URL, and whether every hop to it was permanent."""
+        """The first non-redirect answer, its URL, and whether every hop to it was permanent.
+        With ``turns``, each hop waits for its host's turn, and the last hop's turn is held
+        (in ``turns``) until the caller has read the body."""
         current = url
         visited = {url}
         permanent = True
         while True:
+            hop = contextlib.ExitStack()
+            if turns is not None:
+                turns.enter_context(hop)
+                hop.enter_context(self.gate.turn(current))
             response = self._send(url, current, headers, context)
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECTS or not location:
                 return response, current, permanent and current != url
             response.close()
+            hop.close()  # the next hop's host may be this one: its turn comes after the pause
             target = urljoin(current, location.strip())
             if target in visited:
                 raise FetchError(
@@ -526,9 +552,17 @@ class Fetcher:
         )
 
     def _read_body(
-        self, url: str, current: str, response: requests.Response, context: _FetchContext
+        self,
+        url: str,
+        current: str,
+        response: requests.Response,
+        context: _FetchContext,
+        cut_at: int | None = None,
     ) -> bytes:
-        """The decoded body of a 2xx answer, within the size cap and the deadline; else b""."""
+        """The decoded body of a 2xx answer, within the size cap and the deadline; else b"".
+        With ``cut_at``, at most that many bytes of it, the rest left unread."""
+        if cut_at is not None:
+            return self._read_head(url, current, response, context, cut_at)
         with response:
             if not 200 <= response.status_code < 300:
                 return b""
@@ -562,6 +596,41 @@ class Fetcher:
         if (length is not None and received < length) or not decoder.complete:
             raise self._truncated(url, current, received, length)
         return body
+
+    def _read_head(
+        self,
+        url: str,
+        current: str,
+        response: requests.Response,
+        context: _FetchContext,
+        cut_at: int,
+    ) -> bytes:
+        """The first ``cut_at`` decoded bytes of a 2xx answer's body (all of a shorter one)."""
+        with response:
+            if not 200 <= response.status_code < 300:
+                return b""
+            encoding = response.headers.get("Content-Encoding", "").strip().lower()
+            if not _Decoder.supports(encoding):
+                return b""
+            decoder = _Decoder(encoding)
+            chunks: list[bytes] = []
+            size = received = 0
+            try:
+                while size < cut_at and received <= self._max_bytes:
+                    data = response.raw.read(_CHUNK, decode_content=False)
+                    if not data:
+                        break
+                    received += len(data)
+                    chunk = decoder.decode(data, cut_at - size)
+                    size += len(chunk)
+                    chunks.append(chunk)
+            except (Urllib3Error, OSError) as error:
+                raise self._broken_body(url, current, error, context) from error
+            except zlib.error:
+                pass  # what decoded before the corruption is kept
+        if context.expired:
+            raise self._deadline_error(url, current)
+        return b"".join(chunks)[:cut_at]
 
     def _stream(
         self, url: str, current: str, response: requests.Response, decoder: _Decoder

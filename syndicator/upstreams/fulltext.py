@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import lxml.html
 
-from syndicator.upstreams.html_source import inner_html, page_base, parse_page
+from syndicator.upstreams.html_source import css_select, inner_html, page_base, parse_page
 from syndicator.upstreams.parse import NotAFeedError, absolute_link
 
 # Where lazy-loading scripts keep an image's address until it scrolls into view.
@@ -39,7 +39,10 @@ def extract_article(
     base = page_base(page, url)
     reveal_lazy_images(page, base)
     if content_selector:
-        found = page.cssselect(content_selector)
+        try:
+            found = css_select(page, content_selector)
+        except NotAFeedError:  # a structural selector over a huge page: nothing found
+            return None
         if not found:
             return None
         article = found[0]

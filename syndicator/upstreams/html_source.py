@@ -9,6 +9,7 @@ read as GB18030, their superset, which such pages use.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from datetime import tzinfo
@@ -17,22 +18,34 @@ import cchardet
 import lxml.etree
 import lxml.html
 
-from syndicator.core.config import FieldRule, UpstreamConfig
+from syndicator.core.config import FieldRule, UpstreamConfig, selector_and_attribute
 from syndicator.core.text import one_line
-from syndicator.upstreams.items import cleaned, entry_from_fields
+from syndicator.upstreams.items import cleaned, date_format_warning, entry_from_fields
 from syndicator.upstreams.json_source import document_excerpt
-from syndicator.upstreams.parse import NotAFeedError, UpstreamFeed, absolute_link
+from syndicator.upstreams.parse import (
+    NotAFeedError,
+    UpstreamFeed,
+    absolute_link,
+    is_text_charset,
+)
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _GB_FAMILY = frozenset({"gb2312", "gbk", "cp936", "x-gbk", "gb_2312-80", "euc-cn", "hz-gb-2312"})
 _HTML_FIELDS = frozenset({"summary", "content"})
+# cssselect makes :nth-child and its kin (:first-of-type, :last-child, …) into XPath that
+# looks at each candidate's siblings, so their cost grows with the square of the element
+# count (20,000 <li>: 4 s for one selector). Over more elements than this they are refused.
+MAX_ELEMENTS_FOR_STRUCTURAL = 5000
+_STRUCTURAL = re.compile(r":(?:nth-|first-|last-|only-)", re.I)
 # The detector reads this much: enough for any page's language, bounded in time.
 _DETECT_BYTES = 256 * 1024
 
 
 def decode_html(body: bytes, headers: Mapping[str, str]) -> str:
     """The page's text: its BOM, else the Content-Type charset, else its ``<meta>`` charset,
-    else the detector's guess, else UTF-8; bytes that do not decode are replaced."""
+    else the detector's guess, else UTF-8; bytes that do not decode are replaced. A declared
+    charset that is no text codec (``idna``, ``punycode``, ``undefined``) or not one at all
+    counts as undeclared."""
     for bom, codec in (
         (b"\xef\xbb\xbf", "utf-8-sig"),
         (b"\xff\xfe", "utf-16"),
@@ -45,14 +58,23 @@ def decode_html(body: bytes, headers: Mapping[str, str]) -> str:
     charset = declared.group(1) if declared else None
     if charset is None and (meta := _META_CHARSET.search(body, 0, 4096)):
         charset = meta.group(1).decode("ascii")
-    if charset is None:
-        guess = cchardet.detect(body[:_DETECT_BYTES]).get("encoding")
-        charset = guess if isinstance(guess, str) else "utf-8"
+    if charset is not None and (text := _decoded(body, charset)) is not None:
+        return text
+    guess = cchardet.detect(body[:_DETECT_BYTES]).get("encoding")
+    if isinstance(guess, str) and (text := _decoded(body, guess)) is not None:
+        return text
+    return body.decode("utf-8", errors="replace")
+
+
+def _decoded(body: bytes, charset: str) -> str | None:
+    """``body`` in ``charset``, bad bytes replaced; None if the name is no text codec."""
     codec = "gb18030" if charset.lower() in _GB_FAMILY else charset
     try:
+        if not is_text_charset(codec):
+            return None
         return body.decode(codec, errors="replace")
-    except LookupError:
-        return body.decode("utf-8", errors="replace")
+    except (LookupError, ValueError):  # UnicodeError: a codec without "replace"
+        return None
 
 
 def parse_page(body: bytes, url: str, headers: Mapping[str, str]) -> lxml.html.HtmlElement:
@@ -79,7 +101,7 @@ def parse_html_source(
     """The entries of a news page, as the feed parser would give them."""
     page = parse_page(body, url, headers)
     base = page_base(page, url)
-    items = page.cssselect(upstream.items)
+    items = css_select(page, upstream.items)
     if not items:
         raise NotAFeedError(
             f'{url}: items = "{upstream.items}" matched nothing on the page, whose text '
@@ -94,6 +116,7 @@ def parse_html_source(
         for name, rule in rules.items()
         if not any(name in found for found in values)
     ]
+    warnings.extend(date_format_warning(values, upstream.date_format))
     title = one_line(page.findtext(".//title") or "") or upstream.name
     return UpstreamFeed(
         title=title,
@@ -119,17 +142,33 @@ def html_values(element: lxml.html.HtmlElement, rules: Mapping[str, FieldRule]) 
 
 
 def select_value(element: lxml.html.HtmlElement, source: str, *, as_html: bool) -> str | None:
-    selector, _, attribute = source.rpartition("@") if "@" in source else (source, "", "")
-    found = element.cssselect(selector) if selector.strip() else [element]
+    selector, attribute = selector_and_attribute(source)
+    found = css_select(element, selector) if selector.strip() else [element]
     if not found:
         return None
     first = found[0]
     if attribute:
-        value = first.get(attribute.strip())
+        value = first.get(attribute)
         return value if isinstance(value, str) else None
     if as_html:
         return inner_html(first)
     return one_line(first.text_content())
+
+
+def css_select(element: lxml.html.HtmlElement, selector: str) -> list[lxml.html.HtmlElement]:
+    """The elements ``selector`` matches within ``element``; NotAFeedError for a structural
+    pseudo-class over more than MAX_ELEMENTS_FOR_STRUCTURAL elements."""
+    if _STRUCTURAL.search(selector):
+        count = sum(1 for _ in itertools.islice(element.iter(), MAX_ELEMENTS_FOR_STRUCTURAL + 1))
+        if count > MAX_ELEMENTS_FOR_STRUCTURAL:
+            raise NotAFeedError(
+                f'"{selector}" uses a structural pseudo-class (:nth-child, :first-of-type, '
+                f"…), whose cost grows with the square of the page's size, over more than "
+                f"{MAX_ELEMENTS_FOR_STRUCTURAL} elements; select by class or position-free "
+                "structure instead"
+            )
+    found: list[lxml.html.HtmlElement] = element.cssselect(selector)
+    return found
 
 
 def inner_html(element: lxml.html.HtmlElement) -> str:

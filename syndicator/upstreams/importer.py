@@ -19,7 +19,12 @@ from syndicator.core.dates import rfc3339
 from syndicator.core.logs import log_event
 from syndicator.state.db import ImportedEntry, State, UpstreamRow
 from syndicator.upstreams.parse import UpstreamEntry, UpstreamFeed
-from syndicator.upstreams.postwriter import PostSource, post_file_name, render_post
+from syndicator.upstreams.postwriter import (
+    PostSource,
+    free_post_name,
+    post_name_choices,
+    render_post,
+)
 
 log = logging.getLogger(__name__)
 
@@ -222,12 +227,17 @@ def _free_name(
 ) -> str:
     """The post's file name, by the upstream's ``post_name`` if it has one: never the name of
     a file that exists, that the state records, or that this poll gave already (then the
-    hash is added)."""
-    name = post_file_name(entry, date, upstream.name, upstream.post_name)
-    if upstream.post_name and (
-        name in taken or (config.posts.dirs[0] / name).exists() or state.known_post_paths({name})
-    ):
-        name = post_file_name(entry, date, upstream.name, upstream.post_name + "-{hash}")
+    hash is added, or stands alone after the date)."""
+
+    def is_taken(name: str) -> bool:
+        return (
+            name in taken
+            or (config.posts.dirs[0] / name).exists()
+            or bool(state.known_post_paths({name}))
+        )
+
+    choices = post_name_choices(entry, date, upstream.name, upstream.post_name)
+    name = free_post_name(choices, is_taken) if upstream.post_name else choices[0]
     taken.add(name)
     return name
 

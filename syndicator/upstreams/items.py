@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
 
 from syndicator.core.config import FieldRule, UpstreamConfig
+from syndicator.core.patterns import compile_pattern
 from syndicator.core.text import one_line, xml_safe
 from syndicator.upstreams.parse import UpstreamEntry, absolute_link, aware_date, make_entry
 
@@ -22,8 +23,10 @@ MAX_FIELD_CHARACTERS = 1_000_000
 MAX_SHORT_FIELD_CHARACTERS = 2000
 _SHORT_FIELDS = frozenset({"id", "title", "link", "date", "author", "image"})
 _TAG = re.compile(r"<[^<>]*>")
-# Unix times in milliseconds are above this (the year 5138 in seconds).
-_MILLISECONDS = 1e11
+# Unix times: seconds from 1973 to 2286, milliseconds over the same years.
+_UNIX_SECONDS = re.compile(r"\d{9,10}(?:\.\d+)?")
+_UNIX_MILLISECONDS = re.compile(r"\d{12,13}")
+_COMPACT = re.compile(r"\d{14}")
 
 
 def cleaned(name: str, value: str, rule: FieldRule) -> str:
@@ -31,7 +34,7 @@ def cleaned(name: str, value: str, rule: FieldRule) -> str:
     limit = MAX_SHORT_FIELD_CHARACTERS if name in _SHORT_FIELDS else MAX_FIELD_CHARACTERS
     value = xml_safe(value[:limit])
     if rule.remove:
-        value = re.sub(rule.remove, "", value)
+        value = compile_pattern(rule.remove).sub("", value)
     return value.strip()
 
 
@@ -75,33 +78,63 @@ def _paragraphs(text: str) -> str:
 
 
 def read_date(text: str | None, date_format: str, zone: tzinfo) -> datetime | None:
-    """The date in ``text``: by ``date_format`` if given, else ISO 8601 or RFC 822, else a
-    Unix time (seconds or milliseconds); written without an offset, it is read in ``zone``."""
+    """The date in ``text``: by ``date_format`` if given and it matches, else ISO 8601 or
+    RFC 822, a compact ``YYYYMMDDhhmmss`` or a Unix time (10 digits: seconds, 13:
+    milliseconds); written without an offset, it is read in ``zone``. A date ``date_format``
+    does not match is told in the upstream's warnings (date_format_warning)."""
     if not text:
         return None
     text = text.strip()
-    parsed: datetime | None = None
-    if date_format:
-        try:
-            parsed = datetime.strptime(text, date_format)
-        except ValueError:
-            parsed = None
+    parsed = _formatted(text, date_format) if date_format else None
     if parsed is None:
-        parsed = aware_date(text, zone)
-    if parsed is None:
-        parsed = _unix_time(text)
+        parsed = aware_date(text, zone) or _compact_time(text) or _unix_time(text)
     if parsed is None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
-def _unix_time(text: str) -> datetime | None:
+def date_format_warning(values: Iterable[Mapping[str, str]], date_format: str) -> list[str]:
+    """A warning when ``date_format`` does not match some items' dates: one line, with the
+    first such date."""
+    if not date_format:
+        return []
+    dates = [found["date"].strip() for found in values if found.get("date")]
+    unmatched = [text for text in dates if _formatted(text, date_format) is None]
+    if not unmatched:
+        return []
+    return [
+        f'date_format = "{date_format}" does not match the date of {len(unmatched)} of '
+        f"{len(dates)} items, such as {unmatched[0][:80]!r}; they are read as ISO 8601, "
+        "RFC 822 or a Unix time if they are one, else take the poll's time"
+    ]
+
+
+def _formatted(text: str, date_format: str) -> datetime | None:
     try:
-        number = float(text)
+        return datetime.strptime(text, date_format)
     except ValueError:
         return None
-    if number > _MILLISECONDS:
-        number /= 1000
+
+
+def _compact_time(text: str) -> datetime | None:
+    """``YYYYMMDDhhmmss``, as many Chinese APIs write it."""
+    if not _COMPACT.fullmatch(text):
+        return None
+    try:
+        return datetime.strptime(text, "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+
+
+def _unix_time(text: str) -> datetime | None:
+    """Seconds (9 or 10 digits, a fraction allowed) or milliseconds (12 or 13 digits) since
+    1970: other numbers are no Unix time anyone sends."""
+    if _UNIX_SECONDS.fullmatch(text):
+        number = float(text)
+    elif _UNIX_MILLISECONDS.fullmatch(text):
+        number = int(text) / 1000
+    else:
+        return None
     try:
         return datetime.fromtimestamp(number, UTC)
     except (OverflowError, ValueError, OSError):
@@ -111,8 +144,8 @@ def _unix_time(text: str) -> datetime | None:
 def kept(entries: Iterable[UpstreamEntry], upstream: UpstreamConfig) -> list[UpstreamEntry]:
     """The entries the upstream's rules let through: ``keep`` (if given) must match the
     title or the summary's text, ``block`` must match neither."""
-    keep = re.compile(upstream.keep) if upstream.keep else None
-    block = re.compile(upstream.block) if upstream.block else None
+    keep = compile_pattern(upstream.keep) if upstream.keep else None
+    block = compile_pattern(upstream.block) if upstream.block else None
     if keep is None and block is None:
         return list(entries)
     chosen = []

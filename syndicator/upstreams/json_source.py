@@ -17,7 +17,7 @@ from jmespath.exceptions import JMESPathError
 
 from syndicator.core.config import FieldRule, UpstreamConfig
 from syndicator.core.text import excerpt, one_line
-from syndicator.upstreams.items import cleaned, entry_from_fields
+from syndicator.upstreams.items import cleaned, date_format_warning, entry_from_fields
 from syndicator.upstreams.parse import NotAFeedError, UpstreamFeed
 
 EXCERPT_CHARACTERS = 300
@@ -76,6 +76,7 @@ def parse_json_source(
     rules = dict(upstream.fields)
     values = [json_values(item, rules, url) for item in objects]
     warnings.extend(unmatched_fields(rules, values, objects))
+    warnings.extend(date_format_warning(values, upstream.date_format))
     entries = tuple(
         entry_from_fields(v, url, upstream, zone, summary_is_html=False) for v in values
     )

@@ -8,6 +8,7 @@ step here is linear in its size. Content is returned raw; sanitizing it is the c
 from __future__ import annotations
 
 import calendar
+import codecs
 import hashlib
 import html
 import io
@@ -172,6 +173,12 @@ def _xml_links(feed: Any, rel: str, url: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(href for href in found if href))
 
 
+# Codecs Python has that no document is written in (a hostile upstream may declare them).
+_NOT_TEXT_CODECS = frozenset(
+    {"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"}
+)
+
+
 def _feedparser_headers(body: bytes, url: str, headers: Mapping[str, str]) -> dict[str, str]:
     """The response headers as feedparser reads them: lower-case names, a fixed base URL, an
     XML media type when the server sent none, and GB2312/GBK charsets widened to GB18030."""
@@ -186,7 +193,19 @@ def _feedparser_headers(body: bytes, url: str, headers: Mapping[str, str]) -> di
         charset = declared.group(1).decode("ascii").lower() if declared else None
     if charset in _GB_FAMILY:
         fixed["content-type"] = f"{media_type or 'application/xml'}; charset=gb18030"
+    elif charset is not None and not is_text_charset(charset):
+        fixed["content-type"] = media_type or "application/xml"  # as if none were declared
     return fixed
+
+
+def is_text_charset(name: str) -> bool:
+    """Whether ``name`` is a codec a document can be written in: not an unknown name, nor
+    one of Python's codecs that no page uses and whose decoding fails or misleads."""
+    try:
+        b"a".decode(name, errors="replace")  # LookupError for base64, zlib and the like
+    except (LookupError, ValueError):
+        return False
+    return codecs.lookup(name).name not in _NOT_TEXT_CODECS
 
 
 def _content_type(value: str) -> tuple[str, str | None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape, unescape
@@ -25,7 +26,10 @@ from syndicator.upstreams.parse import UpstreamEntry
 
 TITLE_SLUG_LENGTH = 40
 ID_LENGTH = 80
-MAX_NAME_LENGTH = 150
+# A templated name's stem, in UTF-8 bytes: file systems allow 255 bytes a name, and the
+# stem leaves room for "-" and the 12-character hash a clash adds, and for ".md".
+MAX_NAME_BYTES = 150
+HASH_LENGTH = 12
 _NAME_UNSAFE = re.compile(r"[^\w.-]+|\.{2,}")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _SAFE_SLUG = re.compile(r"[^\w-]+")
@@ -54,12 +58,36 @@ def post_file_name(entry: UpstreamEntry, date: datetime, upstream: str, template
     two upstreams may use the same ids (or, without ids, the same link: one article in two
     categories), and each of their entries needs its own file.
     """
-    digest = hashlib.sha256(f"{upstream}\0{entry.key}".encode()).hexdigest()[:12]
+    digest = _digest(entry, upstream)
     title = _SAFE_SLUG.sub("", feed_slug(entry.title)[:TITLE_SLUG_LENGTH]) if entry.title else ""
     if template:
         return _templated_name(template, date, entry, title.strip("-_"), digest)
     stem = f"{title.strip('-_')}-{digest}" if title.strip("-_") else digest
     return f"{date:%Y-%m-%d}-{stem}.md"
+
+
+def post_name_choices(
+    entry: UpstreamEntry, date: datetime, upstream: str, template: str = ""
+) -> tuple[str, ...]:
+    """The names an entry's post may take, best first: the template's, the same with the
+    hash added (the stem cut first, so the hash survives), then the date and the hash
+    alone. Without a template there is one name, the hash in it already."""
+    first = post_file_name(entry, date, upstream, template)
+    if not template:
+        return (first,)
+    digest = _digest(entry, upstream)
+    with_hash = f"{_bounded(first.removesuffix('.md'), MAX_NAME_BYTES)}-{digest}.md"
+    return (first, with_hash, f"{date:%Y-%m-%d}-{digest}.md")
+
+
+def free_post_name(choices: tuple[str, ...], taken: Callable[[str], bool]) -> str:
+    """The first of ``choices`` not ``taken``; the last if all are (the hash-only name,
+    which only this entry's identity makes)."""
+    return next((name for name in choices if not taken(name)), choices[-1])
+
+
+def _digest(entry: UpstreamEntry, upstream: str) -> str:
+    return hashlib.sha256(f"{upstream}\0{entry.key}".encode()).hexdigest()[:HASH_LENGTH]
 
 
 def _templated_name(
@@ -69,8 +97,15 @@ def _templated_name(
     dots inside, hyphens) and bounded; an empty id stands as the hash."""
     item_id = _NAME_UNSAFE.sub("-", entry.guid or "").strip(".-_")[:ID_LENGTH] or digest
     name = template.format(date=f"{date:%Y-%m-%d}", id=item_id, slug=slug or digest, hash=digest)
-    name = _NAME_UNSAFE.sub("-", name).strip(".-")[:MAX_NAME_LENGTH].rstrip(".-")
+    name = _bounded(_NAME_UNSAFE.sub("-", name).strip(".-"), MAX_NAME_BYTES)
     return f"{name}.md"
+
+
+def _bounded(stem: str, limit: int) -> str:
+    """``stem`` cut to at most ``limit`` UTF-8 bytes on a character boundary, without a
+    trailing dot or hyphen."""
+    cut = stem.encode()[:limit].decode(errors="ignore")
+    return cut.rstrip(".-")
 
 
 def render_post(

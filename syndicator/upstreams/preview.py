@@ -11,8 +11,14 @@ from datetime import UTC, datetime
 from syndicator.core.config import Config, UpstreamConfig
 from syndicator.state.db import UpstreamRow
 from syndicator.upstreams.fetch import Fetcher
+from syndicator.upstreams.parse import UpstreamEntry
 from syndicator.upstreams.poll import Known, date_zones, fetch_upstream
-from syndicator.upstreams.postwriter import PostSource, post_file_name, render_post
+from syndicator.upstreams.postwriter import (
+    PostSource,
+    free_post_name,
+    post_name_choices,
+    render_post,
+)
 
 # A preview fetches the detail or full text of this many items (the newest), not of all.
 ENRICHED_ITEMS = 3
@@ -43,14 +49,28 @@ def preview_lines(
     lines.append(f"{len(feed.entries)} items (after keep and block)")
     now = datetime.now(UTC).astimezone(config.site.timezone).replace(microsecond=0)
     source = PostSource(upstream, upstream.url)
+    named: set[str] = set()
     for entry in feed.entries:
         date = entry.published or entry.updated or now
         lines.append("")
-        lines.append(f"== {post_file_name(entry, date, upstream.name, upstream.post_name)}")
+        lines.append(f"== {_name(config, upstream, entry, date, named)}")
         if entry.incomplete:
             lines.append(f"(would wait for a later poll: {entry.incomplete})")
         lines.extend(_shown(render_post(entry, source, date, config.attribution)))
     return lines, True
+
+
+def _name(
+    config: Config, upstream: UpstreamConfig, entry: UpstreamEntry, date: datetime, named: set[str]
+) -> str:
+    """The name the importer would give, a clash with an existing file or an earlier item
+    of this preview included (the state is not read: a preview records nothing)."""
+    choices = post_name_choices(entry, date, upstream.name, upstream.post_name)
+    name = free_post_name(
+        choices, lambda name: name in named or (config.posts.dirs[0] / name).exists()
+    )
+    named.add(name)
+    return name
 
 
 def _shown(text: str) -> Iterator[str]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from http.server import BaseHTTPRequestHandler
 
 from support.examples import load_replica
+from support.upstreams import HostileServer, answer
 
+from syndicator.upstreams.fetch import Fetcher
 from syndicator.upstreams.fulltext import extract_article
-from syndicator.upstreams.politeness import HostGate
+from syndicator.upstreams.politeness import HostGate, host_of
 
 replica = load_replica()
 URL = "http://news.example/articles/3.html"
@@ -116,3 +119,53 @@ def test_the_gate_forgets_idle_hosts() -> None:
         with gate.turn(f"http://host{n}.example/"):
             pass
     assert len(gate) <= 1000
+
+
+def test_spellings_of_one_host_share_its_turns() -> None:
+    same = ["127.0.0.1:8000", "127.1:8000", "2130706433:8000", "0x7f.1:8000", "127.0.0.1.:8000"]
+    assert {host_of(f"http://{host}/x") for host in same} == {"127.0.0.1:8000"}
+    assert host_of("http://LOCALHOST./") == host_of("http://localhost:80/") == "localhost:80"
+    assert host_of("http://[0:0::1]/") == host_of("http://[::1]:80/")
+    assert host_of("https://Example.COM/") == host_of("https://example.com:443/")
+    assert host_of("http://example.com/") != host_of("https://example.com/")
+
+
+def test_a_redirect_waits_for_its_target_hosts_turn() -> None:
+    server = HostileServer()
+    target = server.route("/target", answer(b"ok", "text/plain"))
+
+    def moved(request: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+        request.send_response(302)
+        request.send_header("Location", target)
+        request.send_header("Content-Length", "0")
+        request.end_headers()
+
+    server.route("/moved", moved)
+    fetcher = Fetcher(user_agent="t", timeout=10, max_bytes=1024, allow_private_addresses=True)
+    holding, release = threading.Event(), threading.Event()
+    results: list[int] = []
+
+    def hold() -> None:
+        with fetcher.gate.turn(target):
+            holding.set()
+            release.wait(30)
+
+    def fetch() -> None:
+        results.append(fetcher.fetch_politely(server.url("/moved", host="localhost")).status)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        fetching = threading.Thread(target=fetch)
+        fetching.start()
+        fetching.join(1.0)
+        assert fetching.is_alive()  # the redirect's target host is busy: it waits its turn
+        assert "/moved" in server.requests and "/target" not in server.requests
+    finally:
+        release.set()
+        holder.join(30)
+    fetching.join(30)
+    assert results == [200]
+    fetcher.close()
+    server.close()

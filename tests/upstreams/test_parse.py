@@ -615,3 +615,16 @@ def test_ttl(channel: str, expected: float | None) -> None:
     body = rss(channel).replace(b'<rss version="2.0">', f'<rss version="2.0" {SY}>'.encode())
 
     assert parse_feed(body, FEED_URL, RSS).ttl == expected
+
+
+@pytest.mark.parametrize("charset", ["undefined", "idna", "base64", "no-such-codec"])
+def test_a_feed_declaring_a_charset_that_is_no_text_codec_is_read_all_the_same(
+    charset: str,
+) -> None:
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>新闻 café</title><link>http://x.example/1</link></item></channel></rss>"
+    ).encode()
+    headers = {"Content-Type": f"application/rss+xml; charset={charset}"}
+    [entry] = parse_feed(body, "http://x.example/feed", headers).entries
+    assert entry.title == "新闻 café"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -324,6 +325,19 @@ def test_full_text_honours_robots_txt(tmp_path: Path, server: HostileServer) -> 
     assert server.requests.count("/robots.txt") == 1
 
 
+@pytest.mark.parametrize("charset", ["idna", "undefined", "punycode"])
+def test_an_article_page_with_a_hostile_charset_is_read_as_utf8(
+    tmp_path: Path, server: HostileServer, charset: str
+) -> None:
+    server.route("/a/1.html", answer(ARTICLE, f"text/html; charset={charset}"))
+    url = server.route("/feed.xml", answer(summary_feed([server.url("/a/1.html")])))
+    config = make_site(tmp_path, fulltext_block(url))
+    report, _ = run_poll(config)
+    assert report.outcomes[0].result != "failed", report
+    [text] = posts(config).values()
+    assert "第0段正文" in text
+
+
 def test_respect_robots_false_fetches_all_the_same(tmp_path: Path, server: HostileServer) -> None:
     server.route("/robots.txt", answer(b"User-agent: *\nDisallow: /\n", "text/plain"))
     server.route("/private/2.html", answer(ARTICLE, "text/html; charset=utf-8"))
@@ -391,6 +405,17 @@ def test_preview_writes_and_records_nothing(tmp_path: Path, server: HostileServe
     if config.state.path.exists():
         with State.open(config.state.path) as state:
             assert state.upstreams() == [] and not state.has_entries(config.upstreams[0].key)
+
+
+def test_preview_shows_the_hash_a_clash_adds(tmp_path: Path, server: HostileServer) -> None:
+    url = server.route("/list", answer(records(1, 2), "application/json"))
+    config = make_site(tmp_path, api_block(url))
+    (config.posts.dirs[0] / "2022-06-02-202206022400000001.md").write_text("mine\n")
+    done = syndicator("preview", "API", config=config.path)
+    assert done.returncode == 0, done.stderr
+    assert "== 2022-06-02-202206022400000001.md" not in done.stdout
+    assert re.search(r"== 2022-06-02-202206022400000001-[0-9a-f]{12}\.md", done.stdout)
+    assert "== 2022-06-02-202206022400000002.md" in done.stdout
 
 
 def test_preview_names_the_expression_that_matched_nothing(
@@ -494,3 +519,103 @@ date = "time"
     texts = {front_title(t): t for t in posts(config).values()}
     assert "<p>第7篇的正文</p>" in texts["七"] and "date: 2022-06-02 08:00:00 +0800" in texts["七"]
     assert "<p>第8篇的正文</p>" in texts["八"] and f"<{server.url('/a/8')}>" in texts["八"]
+
+
+def test_ids_alike_for_80_characters_under_a_long_name_give_two_posts(
+    tmp_path: Path, server: HostileServer
+) -> None:
+    listing = json.loads(records(1, 2))
+    listing["records"][0]["id"] = "a" * 80 + "first"
+    listing["records"][1]["id"] = "a" * 80 + "second"
+    url = server.route("/list", answer(json.dumps(listing).encode(), "application/json"))
+    block = api_block(url).replace('"{date}-{id}"', '"{date}-' + "long-words-" * 8 + '{id}"')
+    config = make_site(tmp_path, block)
+    run_poll(config)
+    names = sorted(posts(config))
+    assert len(names) == 2, names
+    assert {front_title(text) for text in posts(config).values()} == {"标题1", "标题2"}
+
+
+def test_names_of_wide_characters_stay_within_the_file_system_limit(
+    tmp_path: Path, server: HostileServer
+) -> None:
+    listing = json.loads(records(1, 2))
+    listing["records"][0]["id"] = "新闻" * 60 + "1"
+    listing["records"][1]["id"] = "新闻" * 60 + "2"  # the same name: the hash is added
+    listing["records"][0]["title"] = listing["records"][1]["title"] = "标题" * 40
+    url = server.route("/list", answer(json.dumps(listing).encode(), "application/json"))
+    block = api_block(url).replace('"{date}-{id}"', '"{date}-{slug}-{id}"')
+    config = make_site(tmp_path, block)
+    report, _ = run_poll(config)
+    names = sorted(posts(config))
+    assert len(names) == 2, (names, report)
+    assert all(len(name.encode()) <= 255 for name in names)
+
+
+def test_a_detail_url_that_is_the_link_is_taken_as_a_url(
+    tmp_path: Path, server: HostileServer
+) -> None:
+    listing = '<html><body><ul><li><a href="/pages/7/?from=list&amp;x=a b">七</a></li></ul>'
+    server.route("/list.html", answer(listing.encode(), "text/html; charset=utf-8"))
+    page = (
+        '<html><body><div class="text"><p>第7篇的正文</p><img src="pic.jpg"></div>'
+        '<a class="orig" href="../../a/7.html">原文</a></body></html>'
+    )
+    server.route("/pages/7/", answer(page.encode(), "text/html; charset=utf-8"))
+    block = f"""
+[[upstreams]]
+name = "Page"
+kind = "html"
+url = "{server.url("/list.html")}"
+category = "page"
+items = "li"
+[upstreams.fields]
+title = "a"
+link = "a@href"
+[upstreams.detail]
+url = "{{link}}"
+content = "div.text"
+link = "a.orig@href"
+"""
+    config = make_site(tmp_path, block)
+    run_poll(config)
+    [text] = posts(config).values()
+    assert "<p>第7篇的正文</p>" in text
+    assert f'src="{server.url("/pages/7/pic.jpg")}"' in text
+    assert f"<{server.url('/a/7.html')}>" in text
+    assert any(r.startswith("/pages/7/?from=list&x=a") for r in server.requests)
+
+
+def test_robots_txt_is_kept_across_polls_for_its_max_age(server: HostileServer) -> None:
+    server.route("/robots.txt", answer(b"User-agent: *\nDisallow: /private/\n", "text/plain"))
+    fetcher = Fetcher(user_agent="t", timeout=5, max_bytes=MiB, allow_private_addresses=True)
+    with fetcher:
+        for _ in range(3):  # a RobotsRules per poll
+            rules = RobotsRules(fetcher)
+            assert rules.verdict(server.url("/private/1.html")) == (False, None)
+            assert rules.verdict(server.url("/public/1.html", host="127.1")) == (True, None)
+    assert server.requests.count("/robots.txt") == 1
+
+    server.requests.clear()
+    server.route(
+        "/robots.txt",
+        answer(
+            b"User-agent: *\nDisallow: /private/\n", "text/plain", {"Cache-Control": "max-age=0"}
+        ),
+    )
+    fetcher = Fetcher(user_agent="t", timeout=5, max_bytes=MiB, allow_private_addresses=True)
+    with fetcher:
+        for _ in range(2):
+            assert RobotsRules(fetcher).verdict(server.url("/private/1.html")) == (False, None)
+    assert server.requests.count("/robots.txt") == 2
+
+
+def test_only_the_first_500_kib_of_robots_txt_are_read(server: HostileServer) -> None:
+    robots = b"User-agent: *\nDisallow: /private/\n" + b"# filler\n" * 70_000
+    robots += b"Disallow: /late/\n"
+    server.route("/robots.txt", answer(robots, "text/plain"))
+    fetcher = Fetcher(user_agent="t", timeout=5, max_bytes=10 * MiB, allow_private_addresses=True)
+    with fetcher:
+        rules = RobotsRules(fetcher)
+        assert rules.verdict(server.url("/private/1.html")) == (False, None)
+        assert rules.verdict(server.url("/late/1.html")) == (True, None)  # beyond the cut

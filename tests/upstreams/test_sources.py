@@ -5,6 +5,7 @@ name the expression that matched nothing."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -69,7 +70,11 @@ def test_a_json_api_becomes_entries() -> None:
     assert first.content_html == "<p>人民银行今日开展逆回购操作 &amp; 中标。</p>"  # text, escaped
     assert second.guid == "7" and second.link is None
     assert second.published == datetime(2022, 6, 2, 6, 5, 33, tzinfo=UTC)  # Unix time
-    assert feed.warnings == ("1 items that are not objects skipped",)
+    assert feed.warnings[0] == "1 items that are not objects skipped"
+    assert feed.warnings[1].startswith(
+        'date_format = "%Y-%m-%d %H:%M:%S" does not match the date of 1 of 2 items, '
+        "such as '1654149933'"
+    )
 
 
 def test_dates_without_an_offset_take_the_upstreams_zone() -> None:
@@ -84,6 +89,24 @@ def test_dates_without_an_offset_take_the_upstreams_zone() -> None:
     )
     assert read_date("Thu, 02 Jun 2022 14:05:33 GMT", "%d/%m/%Y", CHINA) is not None
     assert read_date("not a date", "", CHINA) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("20220602140533", datetime(2022, 6, 2, 14, 5, 33, tzinfo=EIGHT)),  # compact, local
+        ("1654149933", datetime(2022, 6, 2, 6, 5, 33, tzinfo=UTC)),  # seconds
+        ("1654149933.5", datetime(2022, 6, 2, 6, 5, 33, 500000, tzinfo=UTC)),
+        ("1654149933000", datetime(2022, 6, 2, 6, 5, 33, tzinfo=UTC)),  # milliseconds
+        ("123456", None),  # no Unix time anyone sends
+        ("202206021405331", None),
+        ("99999999999999999999", None),
+    ],
+)
+def test_numbers_are_read_as_dates_only_in_the_shapes_that_are_dates(
+    text: str, read: datetime | None
+) -> None:
+    assert read_date(text, "", CHINA) == read
 
 
 @pytest.mark.parametrize(
@@ -172,6 +195,38 @@ def test_the_header_charset_wins_and_a_base_element_moves_links() -> None:
     assert (entry.title, entry.link) == ("Ünïcode", "http://cdn.example/x/y.html")
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "text/html; charset=idna"},
+        {"Content-Type": "text/html; charset=undefined"},
+        {"Content-Type": "text/html; charset=PUNYCODE"},
+        {"Content-Type": "text/html; charset=base64"},
+        {},  # with <meta charset="idna"> in the page
+    ],
+)
+def test_a_charset_that_is_no_text_codec_counts_as_undeclared(headers: dict[str, str]) -> None:
+    page = '<html><head><meta charset="idna"></head><body><ul class="news">'
+    page += '<li><a href="y.html">新闻 café</a></li></ul></body></html>'
+    upstream = html_upstream(title="a", link="a@href")
+    [entry] = parse_html_source(page.encode(), PAGE, headers, upstream, CHINA).entries
+    assert entry.title == "新闻 café"
+
+
+@pytest.mark.parametrize(
+    "selector", ["li:nth-child(2n)", "li:nth-last-child(1)", "li:first-of-type"]
+)
+def test_structural_pseudo_classes_are_refused_over_a_huge_page(selector: str) -> None:
+    page = "<html><body><ul>" + "<li><a href='x'>t</a></li>" * 50_000 + "</ul></body></html>"
+    with pytest.raises(NotAFeedError, match="structural pseudo-class"):
+        upstream = replace(html_upstream(title="a"), items=selector)
+        parse_html_source(page.encode(), PAGE, {}, upstream, CHINA)
+    small = "<html><body><ul>" + "<li><a href='x'>t</a></li>" * 10 + "</ul></body></html>"
+    upstream = replace(html_upstream(title="li:nth-child(2) a"), items="ul")
+    [entry] = parse_html_source(small.encode(), PAGE, {}, upstream, CHINA).entries
+    assert entry.title == "t"
+
+
 def test_without_a_declaration_the_page_is_detected() -> None:
     text = (
         "<html><body><p>"
@@ -254,11 +309,43 @@ def test_the_config_reads_every_new_key(tmp_path: Path) -> None:
         ({"post_name": "{date}-../{id}"}, "post_name"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"block": "[unclosed"}, "block"),
+        ({"keep": "(?<=x)y"}, "keep"),
+        (
+            {"kind": "json", "items": "r", "fields": {"id": {"from": "a", "remove": r"(a)\1"}}},
+            "fields.id.remove",
+        ),
         ({"content_selector": "div[["}, "content_selector"),
     ],
 )
 def test_a_wrong_new_key_is_named(tmp_path: Path, table: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError, match=rf"upstreams\[0\] \(U\)\.{key}"):
+        upstream_config(tmp_path, **table)
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"post_name": "{date}-{id:d}"},
+        {"post_name": "{date}-{id:>9999999999999999999}"},
+        {"post_name": "{date}-{id!r}"},
+        {"post_name": "{date}-{id!s:.3}"},
+        {
+            "kind": "json",
+            "items": "r",
+            "fields": {"id": "id"},
+            "detail": {"url": "https://x/?id={id:d}"},
+        },
+        {
+            "kind": "json",
+            "items": "r",
+            "fields": {"id": "id"},
+            "detail": {"url": "https://x/?id={id!r}"},
+        },
+    ],
+)
+def test_templates_take_bare_placeholders_only(tmp_path: Path, table: dict[str, object]) -> None:
+    key = "detail.url" if "detail" in table else "post_name"
+    with pytest.raises(ConfigError, match=rf"upstreams\[0\] \(U\)\.{key}: .*bare names"):
         upstream_config(tmp_path, **table)
 
 
@@ -292,3 +379,13 @@ def test_keys_that_would_do_nothing_are_named(
 ) -> None:
     with pytest.raises(ConfigError, match=rf"\(U\)\.{key}"):
         upstream_config(tmp_path, **table)
+
+
+def test_an_at_sign_inside_brackets_or_quotes_is_part_of_the_selector() -> None:
+    page = (
+        '<html><body><ul class="news"><li><a href="/x">no</a>'
+        '<a href="mailto:ed@news.example" data-who="ed">Ed</a></li></ul></body></html>'
+    )
+    upstream = html_upstream(title='a[href*="@"]', author='a[href*="@"]@data-who', link="a@href")
+    [entry] = parse_html_source(page.encode(), PAGE, {}, upstream, CHINA).entries
+    assert (entry.title, entry.author, entry.link) == ("Ed", "ed", "http://news.example/x")
