@@ -246,6 +246,12 @@ def test_a_delivery_to_an_unknown_callback_is_answered_gone(world):
     assert world.deliver(replace(row, token="nope"), body, signed(row.secret, body))[0] == 410
 
 
+def test_the_server_can_tell_our_callbacks_before_reading_a_body(world):
+    row = active(world)
+    assert world.subscriber.knows(CALLBACK_PATH + row.token)
+    assert not world.subscriber.knows(CALLBACK_PATH + "made-up")
+
+
 def test_a_push_and_a_poll_of_the_same_entries_make_one_post_each(tmp_path, httpserver):
     body = rss([Item(1), Item(2)])
     httpserver.expect_request("/feed.xml").respond_with_data(
