@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import nullcontext
@@ -167,6 +168,19 @@ def test_the_subscription_request_names_an_unguessable_callback_and_a_fresh_secr
     assert len(row.token) >= 40 and len(asked["hub.secret"]) == 64
     assert row.state == "requested" and row.asked_secret == asked["hub.secret"]
     assert world.hub.deliveries()[0].headers["content-type"] == "application/x-www-form-urlencoded"
+
+
+def test_a_plain_http_hub_is_warned_of_once_per_upstream(world, caplog):
+    caplog.set_level(logging.WARNING, "syndicator.upstreams.websub_subscriber")
+    row = active(world)
+    assert caplog.text.count("is plain http") == 1
+    near = replace(row, lease_expires=time.time() + 60, requested_at=time.time() - 86340)
+    with State.open(world.config.state.path) as state:
+        PushStore(state).save(near)
+    world.found()
+    assert len(world.requests()) == 2  # renewed, with a secret, and not warned of again
+    assert "hub.secret" in world.requests()[-1]
+    assert caplog.text.count("is plain http") == 1
 
 
 def test_the_verification_of_our_request_is_answered_with_the_challenge(world):
