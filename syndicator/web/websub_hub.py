@@ -10,8 +10,9 @@ fails is retried with backoff; owed deliveries are in the state too, so a restar
 
 Callbacks are reached through the same guarded client as upstreams (no private addresses
 unless ``websub.allow_private_callbacks``); verifications and deliveries each run at most
-``websub.delivery_concurrency`` at once, in pools of their own, so callbacks that never answer
-hold up neither the server nor the other subscribers.
+``websub.delivery_concurrency`` at once, in pools of their own, and one callback host has at
+most half of the verifications, so callbacks that never answer hold up neither the server nor
+the other subscribers.
 """
 
 from __future__ import annotations
