@@ -144,7 +144,7 @@ def callback_host(hostname: str) -> str:
         try:
             # inet_aton reads what the resolver reads: 127.1, 0x7f.1, 2130706433, 0177.0.0.1.
             return str(ipaddress.IPv4Address(socket.inet_aton(hostname)))
-        except OSError:
+        except (OSError, ValueError):  # not an address; ValueError: a NUL in it
             return hostname.lower().rstrip(".")
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)

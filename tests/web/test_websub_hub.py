@@ -400,6 +400,7 @@ def test_one_host_that_never_answers_holds_up_no_other(hub, callback):
         ("0177.0.0.1", "127.0.0.1"),
         ("[0:0::1]", "::1"),
         ("Example.COM.", "example.com"),
+        ("a\x00b", "a\x00b"),
     ],
 )
 def test_a_callback_host_is_counted_however_it_is_spelled(spelled, host):
