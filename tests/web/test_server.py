@@ -23,7 +23,7 @@ from urllib.parse import unquote
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.processes import free_port, resident_kib, start_syndicator, wait_until
-from support.site import SITE_TOML, write_post
+from support.site import SITE_TOML, make_post_folders, write_post
 from support.upstreams import send
 
 from syndicator.core.config import load_config
@@ -829,7 +829,9 @@ def test_metrics_after_a_daemon_poll(tmp_path: Path, in_process: Callable) -> No
         + f'[[upstreams]]\nname = "去"\nurl = "{base}/gone.xml"\ncategory = "bad"\n',
         encoding="utf-8",
     )
-    daemon = Daemon(load_config(config_path))
+    # The post folder made, as a site has it: a missing one fails the first build (and
+    # /healthz with it) whenever that build ends before /healthz is asked.
+    daemon = Daemon(make_post_folders(load_config(config_path)))
     config = daemon.config
     port = in_process(
         FeedApp(
