@@ -284,6 +284,13 @@ def test_the_subscribing_daemon_keeps_its_subscription_across_a_sigkill(two_daem
         WAIT,
         "B subscribed at A's hub",
     )
+    # B records the subscription as it answers the verification: killed before the answer
+    # has reached A, A would hold none.
+    wait_until(
+        lambda: len(state_rows(a, "SELECT callback FROM websub_subscription")) == 1,
+        WAIT,
+        "A holding B's subscription",
+    )
     before = state_rows(b, "SELECT token, secret, lease_expires FROM websub_push")
     b.kill()
     b.start()
