@@ -629,11 +629,22 @@ def serve(context: Context) -> None:
         # No scheduler here: all serve can vouch for is the folder it serves.
         return None if folder.is_dir() else f"the feed folder {folder} is missing"
 
-    # The feeds' Link headers name their hubs here too; the hub itself runs only under `run`.
+    # The feeds' Link headers name their hubs here too; the hub itself runs only under `run`,
+    # so a subscriber who comes here is told why it is not answered.
+    not_here = "the built-in WebSub hub runs under `syndicator run`, not under `serve`"
+    if config.websub.hub:
+        say(
+            f"warning: [websub] hub = true in {config.path}, but {not_here}: the feeds name "
+            "it and POST /websub is answered 503",
+            "hub_not_running",
+            logging.WARNING,
+            err=True,
+        )
     app = FeedApp(
         FeedStore(folder),
         max_age=int(config.server.max_age),
         health=health,
+        hub=(lambda body: (503, not_here)) if config.websub.hub else None,
         links=lambda path: feed_links(config, path),
     )
     try:

@@ -765,6 +765,7 @@ def run_daemon(config: Config, config_path: Path, sock: socket.socket) -> None:
         hub=daemon.hub.handle if daemon.hub is not None else None,
         links=lambda path: feed_links(daemon.config, path),
         callback=daemon.push.callback if daemon.push is not None else None,
+        callback_known=daemon.push.knows if daemon.push is not None else None,
     )
     server = make_server(app, config.server.host, config.server.port)
     daemon.start()

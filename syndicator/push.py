@@ -99,6 +99,11 @@ class PushSubscriber:
         for state_name, count in counts.items():
             self.metrics.websub_push_subscriptions.labels(state_name).set(count)
 
+    def knows(self, path: str) -> bool:
+        """Whether a callback path is one of our subscriptions' (read before its body)."""
+        with self._state() as state:
+            return PushStore(state).by_token(path.removeprefix(CALLBACK_PATH)) is not None
+
     def callback(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, str]:

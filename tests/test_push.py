@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import nullcontext
@@ -169,6 +170,19 @@ def test_the_subscription_request_names_an_unguessable_callback_and_a_fresh_secr
     assert world.hub.deliveries()[0].headers["content-type"] == "application/x-www-form-urlencoded"
 
 
+def test_a_plain_http_hub_is_warned_of_once_per_upstream(world, caplog):
+    caplog.set_level(logging.WARNING, "syndicator.upstreams.websub_subscriber")
+    row = active(world)
+    assert caplog.text.count("is plain http") == 1
+    near = replace(row, lease_expires=time.time() + 60, requested_at=time.time() - 86340)
+    with State.open(world.config.state.path) as state:
+        PushStore(state).save(near)
+    world.found()
+    assert len(world.requests()) == 2  # renewed, with a secret, and not warned of again
+    assert "hub.secret" in world.requests()[-1]
+    assert caplog.text.count("is plain http") == 1
+
+
 def test_the_verification_of_our_request_is_answered_with_the_challenge(world):
     row = world.found()
     status, body = world.verify(row, **{"hub.mode": "subscribe", "hub.lease_seconds": "3600"})
@@ -244,6 +258,12 @@ def test_a_delivery_to_an_unknown_callback_is_answered_gone(world):
     row = active(world)
     body = rss([Item(1)])
     assert world.deliver(replace(row, token="nope"), body, signed(row.secret, body))[0] == 410
+
+
+def test_the_server_can_tell_our_callbacks_before_reading_a_body(world):
+    row = active(world)
+    assert world.subscriber.knows(CALLBACK_PATH + row.token)
+    assert not world.subscriber.knows(CALLBACK_PATH + "made-up")
 
 
 def test_a_push_and_a_poll_of_the_same_entries_make_one_post_each(tmp_path, httpserver):

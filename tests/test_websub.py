@@ -136,6 +136,34 @@ def test_the_hub_answers_post_only_and_refuses_other_topics(hub_daemon):
     assert status == 400 and "not a feed of this hub" in text
 
 
+def test_the_hub_answers_with_a_trailing_slash_too(hub_daemon):
+    status, text = post_form(
+        hub_daemon.url + "/websub/",
+        {"hub.mode": "subscribe", "hub.callback": "http://127.0.0.1:9/", "hub.topic": "http://a/"},
+    )
+    assert status == 400 and "not a feed of this hub" in text
+
+
+def test_serve_tells_subscribers_and_the_operator_that_its_hub_runs_under_run(tmp_path):
+    daemon = Daemon(tmp_path, "hub = true\n")
+    (tmp_path / "feeds").mkdir()
+    with (tmp_path / "daemon.log").open("ab") as log:
+        process = start_syndicator("serve", config=daemon.config, output=log)
+    try:
+        wait_until(
+            lambda: get(daemon.url + "/healthz")[0] == 200, WAIT, "serving", ignoring=OSError
+        )
+        status, text = post_form(
+            daemon.url + "/websub",
+            {"hub.mode": "subscribe", "hub.callback": "http://a/", "hub.topic": "http://b/"},
+        )
+        assert status == 503 and "runs under `syndicator run`" in text
+        assert "hub = true" in daemon.log() and "POST /websub is answered 503" in daemon.log()
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
 def test_subscriptions_and_owed_deliveries_survive_a_sigkill(hub_daemon):
     topic = hub_daemon.url + "/rss.xml"
     behaviour = Callback(delivery_status=500)
@@ -255,6 +283,13 @@ def test_the_subscribing_daemon_keeps_its_subscription_across_a_sigkill(two_daem
         lambda: state_rows(b, "SELECT state FROM websub_push") == [("active",)],
         WAIT,
         "B subscribed at A's hub",
+    )
+    # B records the subscription as it answers the verification: killed before the answer
+    # has reached A, A would hold none.
+    wait_until(
+        lambda: len(state_rows(a, "SELECT callback FROM websub_subscription")) == 1,
+        WAIT,
+        "A holding B's subscription",
     )
     before = state_rows(b, "SELECT token, secret, lease_expires FROM websub_push")
     b.kill()

@@ -127,6 +127,16 @@ def subscribe(
         row.last_push if row is not None else None,
     )
     store.save(asked)
+    if not same and found.hub.startswith("http://"):
+        # WebSub 5.1 wants the secret sent over HTTPS only. It is sent all the same: over
+        # plain http the callback's token travels in the clear too, and without a secret
+        # anyone holding the callback URL could push. Said once, when the hub is new.
+        log.warning(
+            "websub: %s: the hub %s is plain http, so the secret that signs its deliveries "
+            "travels in the clear; name an https hub if there is one",
+            upstream,
+            found.hub,
+        )
     problem = _ask_hub(config, fetcher, asked, "subscribe")
     if problem is not None:
         # A live subscription whose renewal failed stays live until its lease ends.

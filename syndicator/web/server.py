@@ -37,6 +37,8 @@ HUB_PATH = b"/websub"  # the WebSub hub, when the daemon is one
 MAX_HUB_BODY_BYTES = 64 * 1024
 CALLBACK_PREFIX = b"/websub/callback/"  # WebSub subscriptions' callbacks, when we subscribe
 MAX_CALLBACK_BODY_BYTES = 10 * 1024 * 1024  # a pushed feed: as large as a polled one may be
+# Pushed bodies read at once; one more is answered 503 (its hub delivers it again later).
+MAX_CALLBACK_READS = 4
 
 # A callback's handler: (method, path, query string, headers, body) → (status, text).
 Callback = Callable[[str, str, str, dict[str, str], bytes], tuple[int, str]]
@@ -76,12 +78,14 @@ class FeedApp:
         hub: Callable[[bytes], tuple[int, str]] | None = None,
         links: Callable[[str], str | None] | None = None,
         callback: Callback | None = None,
+        callback_known: Callable[[str], bool] | None = None,
     ) -> None:
         """``health()`` is None while all is well, else the reason /healthz gives with 503;
         ``status()`` is the /status page, shown to the loopback address only unless
         ``status_access`` is "public" ("off": not at all). ``hub(body)`` answers a POST to
         /websub (status, text); ``links(path)`` is the ``Link`` header of a served file, if
-        it has one; ``callback`` answers hubs' requests to /websub/callback/…"""
+        it has one; ``callback`` answers hubs' requests to /websub/callback/…, whose path
+        ``callback_known(path)`` says is one of ours before their body is read."""
         self.store = store
         self.cache_control = f"public, max-age={max_age}".encode()
         self.health = health
@@ -91,13 +95,15 @@ class FeedApp:
         self.hub = hub
         self.links = links
         self.callback = callback
+        self.callback_known = callback_known
+        self._callback_reads = 0  # on the event loop only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         method = scope["method"].encode()
         path = scope.get("raw_path") or scope["path"].encode()
-        if path == HUB_PATH and self.hub is not None:
+        if path in (HUB_PATH, HUB_PATH + b"/") and self.hub is not None:
             await self.hub_request(receive, send, method)
             return
         if path.startswith(CALLBACK_PREFIX) and self.callback is not None:
@@ -152,7 +158,25 @@ class FeedApp:
         if method not in (b"GET", b"POST"):
             await _respond(send, 405, b"GET or POST\n", [(b"allow", b"GET, POST")], method)
             return
-        body = await _read_body(receive, MAX_CALLBACK_BODY_BYTES)
+        loop = asyncio.get_running_loop()
+        # A made-up callback costs no body read: its token is looked up (in the state, off
+        # the loop) first. WebSub 7: 410 tells a hub to end the subscription.
+        if self.callback_known is not None and not await loop.run_in_executor(
+            None, self.callback_known, scope["path"]
+        ):
+            status = 410 if method == b"POST" else 404
+            await _respond(send, status, b"no such subscription\n", [], method)
+            return
+        if method == b"POST" and self._callback_reads >= MAX_CALLBACK_READS:
+            await _respond(
+                send, 503, b"busy; deliver again later\n", [(b"retry-after", b"5")], method
+            )
+            return
+        self._callback_reads += 1
+        try:
+            body = await _read_body(receive, MAX_CALLBACK_BODY_BYTES)
+        finally:
+            self._callback_reads -= 1
         if body is None:
             await _respond(send, 413, b"request too large\n", [], method)
             return
@@ -166,7 +190,6 @@ class FeedApp:
             },
             body,
         )
-        loop = asyncio.get_running_loop()
         status, text = await loop.run_in_executor(None, self.callback, *arguments)
         await _respond(send, status, text.encode(), [], method)
 

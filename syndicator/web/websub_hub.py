@@ -10,17 +10,21 @@ fails is retried with backoff; owed deliveries are in the state too, so a restar
 
 Callbacks are reached through the same guarded client as upstreams (no private addresses
 unless ``websub.allow_private_callbacks``); verifications and deliveries each run at most
-``websub.delivery_concurrency`` at once, in pools of their own, so callbacks that never answer
-hold up neither the server nor the other subscribers.
+``websub.delivery_concurrency`` at once, in pools of their own, and one callback host has at
+most half of the verifications, so callbacks that never answer hold up neither the server nor
+the other subscribers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import random
+import re
 import secrets
+import socket
 import threading
 import time
 from collections import Counter
@@ -47,6 +51,7 @@ CALLBACK_TIMEOUT = 10.0
 CALLBACK_MAX_BYTES = 64 * 1024  # a challenge echoed back is short; more is not read
 MAX_SECRET_BYTES = 200  # WebSub 5.1: hub.secret MUST be less than 200 bytes
 MAX_FORM_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 64
 # Verifications waiting or running at once (each host is held to its subscription limit too).
 MAX_PENDING_VERIFICATIONS = 10_000
 # A failed delivery is tried again after RETRY_BASE, doubling, at most RETRY_CAP apart, and
@@ -56,6 +61,8 @@ RETRY_CAP = 6 * 3600.0
 MAX_ATTEMPTS = 10
 # The dispatcher looks for ended leases and due retries at least this often.
 IDLE_WAKE = 30.0
+# The fetcher's promise to poll again, which a verification does not keep.
+_RETRY_PROMISE = re.compile(r"[;,]? *it will be tried again$")
 
 
 class Answer(NamedTuple):
@@ -68,7 +75,8 @@ class Answer(NamedTuple):
 @dataclass(frozen=True)
 class _Intent:
     mode: str
-    topic: str
+    topic: str  # the canonical topic URL: subscriptions are kept and matched under it
+    asked_topic: str  # as the subscriber spelled it: the verification names it so
     callback: str
     host: str
     lease_seconds: int
@@ -100,16 +108,47 @@ def feed_topics(config: Config, written: Iterable[str]) -> list[str]:
 
 def topic_file(config: Config, topic: str) -> Path | None:
     """The feed file a topic URL names, if it is one of ours that exists; else None."""
+    parts = _topic_parts(config, topic)
+    if parts is None:
+        return None
+    path = config.feeds.dir.joinpath(*parts)
+    return path if path.is_file() and not path.is_symlink() else None
+
+
+def canonical_topic(config: Config, topic: str) -> str | None:
+    """The topic URL of one of our feeds as the feeds and ``publish`` spell it (``%61tom.xml``
+    is ``atom.xml``), or None when the topic is not one of our feeds."""
+    if topic_file(config, topic) is None:
+        return None
+    parts = _topic_parts(config, topic)
+    return None if parts is None else topic_url(config, "/".join(parts))
+
+
+def _topic_parts(config: Config, topic: str) -> list[str] | None:
     base = config.feeds.base_url + "/"
     if not topic.startswith(base) or "?" in topic or "#" in topic:
         return None
     parts = unquote(topic[len(base) :]).split("/")
     if any(not part or part.startswith(".") for part in parts):
         return None
-    if parts[-1] not in FEED_CONTENT_TYPES:
-        return None
-    path = config.feeds.dir.joinpath(*parts)
-    return path if path.is_file() and not path.is_symlink() else None
+    return parts if parts[-1] in FEED_CONTENT_TYPES else None
+
+
+def callback_host(hostname: str) -> str:
+    """The host a callback's limits count: an IP address however it is spelled (``127.1``,
+    ``0x7f000001``, ``2130706433``, ``[::ffff:127.0.0.1]`` are all 127.0.0.1), a name
+    lower-cased without its trailing dot. Names are not resolved."""
+    try:
+        address = ipaddress.ip_address(hostname.partition("%")[0])
+    except ValueError:
+        try:
+            # inet_aton reads what the resolver reads: 127.1, 0x7f.1, 2130706433, 0177.0.0.1.
+            return str(ipaddress.IPv4Address(socket.inet_aton(hostname)))
+        except (OSError, ValueError):  # not an address; ValueError: a NUL in it
+            return hostname.lower().rstrip(".")
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -170,10 +209,20 @@ class Hub:
         if len(body) > MAX_FORM_BYTES:
             return Answer(413, "the request is too large")
         try:
-            form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
-        except (UnicodeDecodeError, ValueError):
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
             return Answer(400, "the body must be application/x-www-form-urlencoded UTF-8")
+        try:
+            form = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        except ValueError:
+            return Answer(400, f"the form has more than {MAX_FORM_FIELDS} fields, this hub's limit")
         mode = _first(form, "hub.mode")
+        if "hub.mode" not in form:  # JSON, say, or nothing
+            return Answer(
+                400,
+                "no hub.mode: the body must be a form (application/x-www-form-urlencoded) "
+                "such as hub.mode=subscribe&hub.topic=…&hub.callback=…",
+            )
         if mode == "publish":
             return self._publish_ping(form.get("hub.url", []) + form.get("hub.topic", []))
         if mode not in ("subscribe", "unsubscribe"):
@@ -203,7 +252,11 @@ class Hub:
             scheme, host = "", ""
         if scheme not in ("http", "https") or not host:
             return Answer(400, f"hub.callback must be an absolute http(s) URL, not {callback!r}")
-        if topic_file(self.config, topic) is None:
+        if "#" in callback:
+            # The verification's query would land in the fragment, never sent to the callback.
+            return Answer(400, f"hub.callback must have no #fragment: {callback!r}")
+        canonical = canonical_topic(self.config, topic)
+        if canonical is None:
             return Answer(
                 400,
                 f"hub.topic {topic!r} is not a feed of this hub (its feeds are under "
@@ -212,7 +265,9 @@ class Hub:
         secret = _first(form, "hub.secret") or None
         if secret is not None and len(secret.encode()) >= MAX_SECRET_BYTES:
             return Answer(400, f"hub.secret must be shorter than {MAX_SECRET_BYTES} bytes")
-        return _Intent(mode, topic, callback, host, self._lease(form), secret)
+        return _Intent(
+            mode, canonical, topic, callback, callback_host(host), self._lease(form), secret
+        )
 
     def _lease(self, form: dict[str, list[str]]) -> int:
         """The lease asked for, kept within the configured bounds (WebSub 5.1: the hub
@@ -227,15 +282,30 @@ class Hub:
         return int(min(max(asked, websub.min_lease), websub.max_lease))
 
     def _reserve(self, intent: _Intent) -> Answer | None:
-        """Count a verification against its host's limit; the refusal, or None."""
+        """Count a verification against its host's limits; the refusal, or None.
+
+        A host has at most half the verification workers waiting or running for it (either
+        mode), so that callbacks that never answer on one host hold up no other host; and an
+        unsubscription of nothing is declined at once, without a verification."""
         limit = self.config.websub.max_subscriptions_per_host
+        waiting_limit = self.pending_per_host
         with State.open(self.config.state.path) as state:
             store = SubscriptionStore(state)
             known = store.exists(intent.topic, intent.callback)
             held = 0 if known or intent.mode == "unsubscribe" else store.count_for_host(intent.host)
+        if intent.mode == "unsubscribe" and not known:
+            return Answer(
+                404, f"{intent.callback} is not subscribed to {intent.topic}: nothing to end"
+            )
         with self._lock:
             if sum(self._pending.values()) >= MAX_PENDING_VERIFICATIONS:
                 return Answer(503, "too many subscription requests waiting; try again later")
+            if self._pending[intent.host] >= waiting_limit:
+                return Answer(
+                    429,
+                    f"{waiting_limit} requests for callbacks on {intent.host} are being "
+                    "verified, this hub's limit; try again once they are answered",
+                )
             if (
                 intent.mode == "subscribe"
                 and not known
@@ -247,6 +317,11 @@ class Hub:
             self._pending[intent.host] += 1
         return None
 
+    @property
+    def pending_per_host(self) -> int:
+        """Verifications one callback host may have waiting or running at once."""
+        return max(1, self.config.websub.delivery_concurrency // 2)
+
     def _release(self, intent: _Intent) -> None:
         with self._lock:
             self._pending[intent.host] -= 1
@@ -254,20 +329,24 @@ class Hub:
                 del self._pending[intent.host]
 
     def _publish_ping(self, topics: list[str]) -> Answer:
-        """A publisher's ping (hub.mode=publish, hub.url): our own feeds only."""
-        ours = [topic for topic in topics if topic_file(self.config, topic) is not None]
-        if not ours:
+        """A publisher's ping (hub.mode=publish, hub.url) for our own feeds: acknowledged and
+        ignored. The daemon tells the hub itself when a build changed a feed; a ping from
+        outside would only make the hub send whole feeds to every subscriber again."""
+        if not any(topic_file(self.config, topic) is not None for topic in topics):
             return Answer(400, "hub.url names no feed of this hub")
-        self.publish(ours)
-        return Answer(202, "accepted: subscribers will be sent the feed")
+        return Answer(
+            202,
+            "noted: this hub sends its own feeds to their subscribers when a build changes them",
+        )
 
     # Verification of intent (WebSub 5.3)
 
     def _verify(self, intent: _Intent) -> None:
         try:
+            asked_at = time.time()
             verified = self._ask_callback(intent)
             if verified:
-                self._apply(intent, time.time())
+                self._apply(intent, asked_at)
         except Exception:
             log.exception("websub: verification of %s for %s failed", intent.callback, intent.topic)
             verified = False
@@ -277,7 +356,11 @@ class Hub:
 
     def _ask_callback(self, intent: _Intent) -> bool:
         challenge = secrets.token_urlsafe(32)
-        query = {"hub.mode": intent.mode, "hub.topic": intent.topic, "hub.challenge": challenge}
+        query = {
+            "hub.mode": intent.mode,
+            "hub.topic": intent.asked_topic,
+            "hub.challenge": challenge,
+        }
         if intent.mode == "subscribe":
             query["hub.lease_seconds"] = str(intent.lease_seconds)
         separator = "&" if urlsplit(intent.callback).query else "?"
@@ -285,14 +368,22 @@ class Hub:
         try:
             answer = self.fetcher.send("GET", url)
         except FetchError as error:
-            log.warning("websub: %s not verified: %s", intent.callback, error)
+            # Verifications are not retried: the fetcher's "it will be tried again" is for polls.
+            reason = _RETRY_PROMISE.sub("", str(error))
+            log.warning(
+                "websub: %s not verified (%s); the %s request is dropped, the subscriber must "
+                "ask again",
+                intent.callback,
+                reason,
+                intent.mode,
+            )
             return False
         if 200 <= answer.status < 300 and answer.body == challenge.encode():
             log.info("websub: %s verified for %s (%s)", intent.callback, intent.topic, intent.mode)
             return True
         why = f"HTTP {answer.status}" if answer.status >= 300 else "the challenge was not echoed"
         log.info(
-            "websub: %s did not confirm %s of %s: %s",
+            "websub: %s did not confirm %s of %s (%s); the request is dropped",
             intent.callback,
             intent.mode,
             intent.topic,

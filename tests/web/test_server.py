@@ -23,7 +23,7 @@ from urllib.parse import unquote
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.processes import free_port, resident_kib, start_syndicator, wait_until
-from support.site import SITE_TOML, write_post
+from support.site import SITE_TOML, make_post_folders, write_post
 from support.upstreams import send
 
 from syndicator.core.config import load_config
@@ -712,6 +712,72 @@ def test_healthz_is_503_with_the_reason_when_not_healthy(
     assert request(port, "/healthz", method="HEAD").status == 503
 
 
+def callback_app(folder: Path, calls: list[str]) -> FeedApp:
+    """A FeedApp whose only subscription callback is /websub/callback/known."""
+
+    def callback(method: str, path: str, query: str, headers: dict, body: bytes) -> tuple:
+        calls.append(path)
+        return 202, "accepted"
+
+    return FeedApp(
+        FeedStore(folder),
+        max_age=60,
+        health=lambda: None,
+        hub=lambda body: (202, "hub"),
+        callback=callback,
+        callback_known=lambda path: path == "/websub/callback/known",
+    )
+
+
+def post_head(path: str, length: int) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length}\r\n"
+        "Content-Type: application/rss+xml\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+
+def test_a_post_to_an_unknown_callback_is_answered_before_its_body_is_read(
+    tmp_path: Path, in_process: Callable
+) -> None:
+    calls: list[str] = []
+    port = in_process(callback_app(tmp_path, calls))
+    # Ten megabytes announced, a kilobyte sent: the answer comes without the rest.
+    response = exchange(port, post_head("/websub/callback/made-up", 10 * 1024 * 1024) + b"x" * 1024)
+    assert response.status == 410
+    assert calls == []
+
+
+def test_pushed_bodies_read_at_once_are_bounded(tmp_path: Path, in_process: Callable) -> None:
+    calls: list[str] = []
+    port = in_process(callback_app(tmp_path, calls))
+    held = []
+    try:
+        for _ in range(4):  # bodies begun and never finished
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(post_head("/websub/callback/known", 1024 * 1024) + b"x" * 1024)
+            held.append(sock)
+        time.sleep(0.5)
+        response = exchange(port, post_head("/websub/callback/known", 3) + b"abc")
+        assert response.status == 503 and "retry-after" in response.headers
+    finally:
+        for sock in held:
+            sock.close()
+    wait_until(
+        lambda: exchange(port, post_head("/websub/callback/known", 3) + b"abc").status == 202,
+        20,
+        "bodies read again once the held ones are gone",
+    )
+
+
+def test_the_hub_answers_with_or_without_a_trailing_slash(
+    tmp_path: Path, in_process: Callable
+) -> None:
+    port = in_process(callback_app(tmp_path, []))
+    for path in ("/websub", "/websub/"):
+        response = exchange(port, post_head(path, 3) + b"a=b")
+        assert (response.status, response.body) == (202, b"hub\n"), path
+
+
 class Upstream(ThreadingHTTPServer):
     """One good RSS feed at /good.xml; /gone.xml answers 410, anything else 500."""
 
@@ -763,7 +829,9 @@ def test_metrics_after_a_daemon_poll(tmp_path: Path, in_process: Callable) -> No
         + f'[[upstreams]]\nname = "去"\nurl = "{base}/gone.xml"\ncategory = "bad"\n',
         encoding="utf-8",
     )
-    daemon = Daemon(load_config(config_path))
+    # The post folder made, as a site has it: a missing one fails the first build (and
+    # /healthz with it) whenever that build ends before /healthz is asked.
+    daemon = Daemon(make_post_folders(load_config(config_path)))
     config = daemon.config
     port = in_process(
         FeedApp(

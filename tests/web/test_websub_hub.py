@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from support.processes import wait_until
@@ -19,7 +20,7 @@ from support.websub import Callback, callback_server
 from syndicator.core.config import Config, load_config
 from syndicator.state.db import State
 from syndicator.state.websub import Subscription, SubscriptionStore
-from syndicator.web.websub_hub import Hub, feed_links, feed_topics, topic_file
+from syndicator.web.websub_hub import Hub, callback_host, feed_links, feed_topics, topic_file
 
 BASE = "http://feeds.example"
 TOPIC = f"{BASE}/atom.xml"
@@ -70,9 +71,13 @@ def subscriptions(config: Config) -> list[Subscription]:
         return SubscriptionStore(state).active(time.time())
 
 
-def subscribe(hub: Hub, callback: Callback, path: str = "/cb", **extra: str | int) -> None:
+def subscribe(
+    hub: Hub, callback: Callback, path: str = "/cb", topic_spelling: str = TOPIC, **extra: str | int
+) -> None:
     """A subscription made and verified."""
-    status, _ = request(hub, mode="subscribe", callback=callback.url(path), topic=TOPIC, **extra)
+    status, _ = request(
+        hub, mode="subscribe", callback=callback.url(path), topic=topic_spelling, **extra
+    )
     assert status == 202
     wait_until(
         lambda: any(s.callback == callback.url(path) for s in subscriptions(hub.config)),
@@ -157,6 +162,32 @@ def test_a_body_that_is_not_a_form_is_refused(hub):
     assert hub.handle(b"x" * 70_000)[0] == 413
 
 
+def test_a_refused_body_is_told_what_is_wrong_with_it(hub):
+    status, text = hub.handle(b"&".join(b"f%d=1" % n for n in range(100)))
+    assert status == 400 and "more than 64 fields" in text
+    status, text = hub.handle(b'{"hub.mode": "subscribe", "hub.topic": "x"}')
+    assert status == 400 and "must be a form" in text
+
+
+def test_a_callback_with_a_fragment_is_refused(hub, callback):
+    status, text = request(hub, mode="subscribe", callback=callback.url("/cb#x"), topic=TOPIC)
+    assert status == 400 and "#fragment" in text
+    time.sleep(0.3)
+    assert callback.received == []
+
+
+def test_a_topic_spelled_with_escapes_is_kept_under_its_canonical_url(hub, callback):
+    spelled = f"{BASE}/%61tom.xml"
+    subscribe(hub, callback, topic_spelling=spelled)
+    assert callback.verifications()[0].query["hub.topic"] == spelled  # as the subscriber asked
+    assert [s.topic for s in subscriptions(hub.config)] == [TOPIC]
+    hub.publish([TOPIC])
+    wait_until(callback.deliveries, WAIT, "delivered")
+    status, _ = request(hub, mode="unsubscribe", callback=callback.url(), topic=spelled)
+    assert status == 202
+    wait_until(lambda: not subscriptions(hub.config), WAIT, "unsubscribed")
+
+
 @pytest.mark.parametrize(
     ("asked", "granted"), [(None, 864000), (7200, 7200), (10**12, 2592000), (0, 1), ("x", 864000)]
 )
@@ -169,6 +200,14 @@ def test_the_lease_is_kept_within_bounds_and_told_to_the_subscriber(hub, callbac
     (made,) = subscriptions(hub.config)
     assert made.lease_seconds == granted
     assert started + granted - 1 <= made.expires_at <= time.time() + granted
+
+
+def test_the_lease_runs_from_when_the_verification_was_sent(hub):
+    with callback_server(Callback(delay=2)) as slow:
+        sent = time.time()
+        subscribe(hub, slow, lease_seconds=7200)
+        (made,) = subscriptions(hub.config)
+        assert made.expires_at < sent + 7200 + 1  # not from the answer, two seconds later
 
 
 def test_subscribing_again_renews_the_lease_and_replaces_the_secret(hub, callback):
@@ -241,10 +280,12 @@ def test_only_the_subscribers_of_a_changed_topic_are_sent_it(hub, callback):
     assert callback.deliveries() == []
 
 
-def test_a_publish_ping_for_our_feed_delivers_it(hub, callback):
+def test_a_publish_ping_from_outside_is_acknowledged_and_sends_nothing(hub, callback):
     subscribe(hub, callback)
-    assert hub.handle(urlencode({"hub.mode": "publish", "hub.url": TOPIC}).encode())[0] == 202
-    wait_until(callback.deliveries, WAIT, "delivered")
+    for _ in range(3):
+        assert hub.handle(urlencode({"hub.mode": "publish", "hub.url": TOPIC}).encode())[0] == 202
+    time.sleep(1)
+    assert callback.deliveries() == []  # the hub knows when its feeds change
     ping = urlencode({"hub.mode": "publish", "hub.url": "http://other.example/feed"}).encode()
     assert hub.handle(ping)[0] == 400
 
@@ -289,6 +330,16 @@ def owed(config: Config) -> int:
 # --- hostile subscribers ----------------------------------------------------------------------
 
 
+def test_a_failed_verification_says_it_is_dropped_not_tried_again(hub, caplog):
+    with callback_server() as gone:
+        url = gone.url()
+    caplog.set_level(logging.INFO, "syndicator.web.websub_hub")
+    assert request(hub, mode="subscribe", callback=url, topic=TOPIC)[0] == 202
+    wait_until(lambda: "not verified" in caplog.text, WAIT, "the failure logged")
+    assert "the subscriber must ask again" in caplog.text
+    assert "tried again" not in caplog.text
+
+
 def test_a_callback_on_a_private_address_is_never_called(tmp_path, callback):
     guarded = Hub(site_config(tmp_path, private=False))
     guarded.start()
@@ -311,6 +362,51 @@ def test_a_slow_or_unanswered_verification_holds_up_no_other(hub, delay):
         assert [s.callback for s in subscriptions(hub.config)] == [quick.url()]
 
 
+def test_an_unsubscription_of_nothing_is_declined_without_a_verification(hub):
+    with callback_server(Callback(delay=600)) as never:
+        for n in range(50):
+            status, text = request(
+                hub, mode="unsubscribe", callback=never.url(f"/cb{n}"), topic=TOPIC
+            )
+            assert status == 404 and "is not subscribed" in text
+        time.sleep(0.5)
+        assert never.received == []
+
+
+def test_one_host_that_never_answers_holds_up_no_other(hub, callback):
+    with callback_server(Callback(delay=600)) as never:
+        answers = [
+            request(hub, mode="subscribe", callback=never.url(f"/cb{n}"), topic=TOPIC)
+            for n in range(30)
+        ]
+        assert [status for status, _ in answers].count(202) == hub.pending_per_host == 4
+        assert "being verified" in answers[-1][1]
+        wait_until(lambda: len(never.verifications()) == 4, WAIT, "the four asked")
+        # Another host (a name is its own host: names are not resolved) is verified at once.
+        other = callback.url().replace("127.0.0.1", "localhost")
+        started = time.monotonic()
+        assert request(hub, mode="subscribe", callback=other, topic=TOPIC)[0] == 202
+        wait_until(lambda: subscriptions(hub.config), WAIT, "the other host verified")
+        assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("spelled", "host"),
+    [
+        ("127.1", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("[::ffff:127.0.0.1]", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("[0:0::1]", "::1"),
+        ("Example.COM.", "example.com"),
+        ("a\x00b", "a\x00b"),
+    ],
+)
+def test_a_callback_host_is_counted_however_it_is_spelled(spelled, host):
+    assert callback_host(urlsplit(f"http://{spelled}:80/").hostname or "") == host
+
+
 def test_subscriptions_per_callback_host_are_limited(tmp_path, callback):
     limited = Hub(site_config(tmp_path, "max_subscriptions_per_host = 3\n"))
     limited.start()
@@ -321,6 +417,10 @@ def test_subscriptions_per_callback_host_are_limited(tmp_path, callback):
             limited, mode="subscribe", callback=callback.url("/cb9"), topic=TOPIC
         )
         assert status == 429 and "127.0.0.1" in text
+        for spelled in ("127.1", "0x7f000001", "2130706433", "[::ffff:127.0.0.1]"):
+            elsewhere = callback.url("/cb9").replace("127.0.0.1", spelled)
+            status, text = request(limited, mode="subscribe", callback=elsewhere, topic=TOPIC)
+            assert status == 429 and "127.0.0.1" in text, spelled
         # Renewing one already held is no new subscription.
         assert (
             request(limited, mode="subscribe", callback=callback.url("/cb0"), topic=TOPIC)[0] == 202
