@@ -247,6 +247,7 @@ class Daemon:
         self.request_rebuild()
         self._schedule_rescan()
         if self.push is not None:
+            self.scheduler.add_job(self.push.maintain, kwargs={"renew_all": True})
             self.scheduler.add_job(
                 self.push.maintain, "interval", seconds=MAINTAIN_EVERY, id="websub-push"
             )

@@ -7,7 +7,9 @@ protocol; this wires it to the daemon's jobs, lock, rebuilds and metrics).
 - A hub's GET on a callback is answered from the state; its POST is acknowledged at once
   and imported in a job of its own under the work lock, then the feeds are rebuilt.
 - Every minute, leases near their end are renewed, requests never verified are made again,
-  and subscriptions of upstreams no longer configured are ended.
+  and subscriptions of upstreams no longer configured are ended. At start every subscription
+  is renewed: a daemon killed between answering a verification and the hub's hearing of it
+  holds "active" for a subscription the hub never made.
 """
 
 from __future__ import annotations
@@ -77,8 +79,9 @@ class PushSubscriber:
             if needs_request(store.get(upstream.key), hub, time.time()):
                 subscribe(self.config(), self.fetcher, store, upstream.key, hub)
 
-    def maintain(self) -> None:
-        """Renew what is due; end what no upstream needs; count the states for metrics."""
+    def maintain(self, renew_all: bool = False) -> None:
+        """Renew what is due (everything with ``renew_all``); end what no upstream needs;
+        count the states for metrics."""
         config = self.config()
         upstreams = {u.key for u in config.upstreams}
         now = time.time()
@@ -89,7 +92,7 @@ class PushSubscriber:
                 if row.upstream not in upstreams:
                     if row.state != "unsubscribing" or now - row.requested_at > MAINTAIN_EVERY * 10:
                         unsubscribe(config, self.fetcher, store, row)
-                elif renewal_due(row, now):
+                elif renew_all or renewal_due(row, now):
                     subscribe(
                         config, self.fetcher, store, row.upstream, Discovered(row.hub, row.topic)
                     )

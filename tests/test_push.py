@@ -352,3 +352,16 @@ def test_status_and_metrics_show_the_push_state(world):
     time.sleep(1.1)
     with State.open(world.config.state.path) as state:
         assert [s.push for s in upstream_statuses(world.config, state)] == ["expired"]
+
+
+def test_every_subscription_is_asked_for_again_when_the_daemon_starts(world):
+    """Killed after answering a verification but before the hub heard the answer, the
+    daemon held "active" for a subscription the hub never made, and asked again only when
+    its lease was nearly over (ten days): pushes missed meanwhile."""
+    active(world)
+    world.subscriber.maintain()
+    assert len(world.requests()) == 1  # not due: nothing asked
+    world.subscriber.maintain(renew_all=True)  # what the daemon runs at start
+    again = world.requests()[-1]
+    assert len(world.requests()) == 2
+    assert again["hub.mode"] == "subscribe" and again["hub.topic"] == FEED_URL
