@@ -152,7 +152,7 @@ def _parse_xml_feed(
         )
     return UpstreamFeed(
         title=_plain_title(feed),
-        link=_absolute(feed.get("link"), url),
+        link=absolute_link(feed.get("link"), url),
         version=version,
         entries=tuple(_xml_entry(entry, url, zone, offsets) for entry in entries),
         ttl=_ttl(feed),
@@ -166,7 +166,7 @@ def _xml_links(feed: Any, rel: str, url: str) -> tuple[str, ...]:
     """The absolute URLs of the feed's links of this relation (Atom ``link``, RSS
     ``atom:link``), in order, each once."""
     found = (
-        _absolute(link.get("href"), url)
+        absolute_link(link.get("href"), url)
         for link in feed.get("links") or []
         if isinstance(link, dict) and link.get("rel") == rel
     )
@@ -257,9 +257,9 @@ def _root_described(body: bytes) -> str:
 def _xml_entry(
     entry: dict[str, Any], base: str, zone: tzinfo, offsets: Mapping[str, str]
 ) -> UpstreamEntry:
-    return _make_entry(
+    return make_entry(
         guid=entry.get("id"),
-        link=_absolute(entry.get("link"), base),
+        link=absolute_link(entry.get("link"), base),
         title=_plain_title(entry),
         content_html=_xml_content(entry),
         published=_xml_date(entry, "published", zone, offsets),
@@ -392,13 +392,13 @@ def _parse_json_feed(body: bytes, url: str, zone: tzinfo) -> UpstreamFeed:
         warnings.append(f"{len(items) - len(entries)} items that are not objects skipped")
     return UpstreamFeed(
         title=one_line(_json_text(document.get("title")) or ""),
-        link=_absolute(_json_text(document.get("home_page_url")), url),
+        link=absolute_link(_json_text(document.get("home_page_url")), url),
         version=version,
         entries=entries,
         ttl=None,
         warnings=tuple(warnings),
         hubs=_json_hubs(document.get("hubs"), url),
-        self_url=_absolute(_json_text(document.get("feed_url")), url),
+        self_url=absolute_link(_json_text(document.get("feed_url")), url),
     )
 
 
@@ -407,7 +407,7 @@ def _json_hubs(hubs: object, url: str) -> tuple[str, ...]:
     if not isinstance(hubs, list):
         return ()
     found = (
-        _absolute(_json_text(hub.get("url")), url)
+        absolute_link(_json_text(hub.get("url")), url)
         for hub in hubs
         if isinstance(hub, dict) and str(hub.get("type", "")).lower() == "websub"
     )
@@ -441,10 +441,10 @@ def _json_entry(item: Mapping[str, Any], base: str, zone: tzinfo) -> UpstreamEnt
     if content_html is None:
         plain = _json_text(item.get("content_text")) or _json_text(item.get("summary")) or ""
         content_html = html.escape(plain, quote=False)
-    return _make_entry(
+    return make_entry(
         # JSON Feed says strings; 1.0 feeds in the wild use numbers too.
         guid=_json_text(item.get("id")),
-        link=_absolute(url, base),
+        link=absolute_link(url, base),
         title=one_line(_json_text(item.get("title")) or ""),
         content_html=content_html,
         published=_json_date(item.get("date_published"), zone),
@@ -486,34 +486,6 @@ def make_entry(
     fields: tuple[tuple[str, str], ...] = (),
 ) -> UpstreamEntry:
     """An entry from parts read by any parser: its key made, XML-forbidden characters dropped."""
-    return _make_entry(
-        guid=guid,
-        link=link,
-        title=title,
-        content_html=content_html,
-        published=published,
-        updated=updated,
-        author=author,
-        fields=fields,
-    )
-
-
-def absolute_link(link: str | None, base: str) -> str | None:
-    """``link`` made absolute against ``base``; None unless it is an http(s) URL."""
-    return _absolute(link, base)
-
-
-def _make_entry(
-    *,
-    guid: str | None,
-    link: str | None,
-    title: str,
-    content_html: str,
-    published: datetime | None,
-    updated: datetime | None,
-    author: str | None = None,
-    fields: tuple[tuple[str, str], ...] = (),
-) -> UpstreamEntry:
     # Characters XML forbids (NUL, lone surrogates from JSON escapes) would break writing the
     # post and building the feeds later; nothing legitimate is lost by dropping them here.
     guid = xml_safe(guid).strip() if guid else None
@@ -538,7 +510,7 @@ def _content_hash(title: str, content_html: str) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def _absolute(link: str | None, base: str) -> str | None:
+def absolute_link(link: str | None, base: str) -> str | None:
     """``link`` made absolute against ``base``; None unless it is an http(s) URL."""
     if not link or not isinstance(link, str):
         return None
