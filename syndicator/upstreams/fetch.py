@@ -342,9 +342,14 @@ class Fetcher:
         max_redirects: int = 5,
         per_host_delay: float = 0.0,
         private_key: str = "polling.allow_private_addresses",
+        limits_section: str | None = "polling",
     ) -> None:
-        """``private_key`` is the config key a refused private address names."""
+        """``private_key`` is the config key a refused private address names;
+        ``limits_section`` the config section whose ``timeout`` and ``max_bytes`` set this
+        fetcher's limits, named in the advice an error gives (None: fixed limits, no
+        advice)."""
         self._private_key = private_key
+        self._limits_section = limits_section
         # Turns per host for the requests each item costs (detail, full text, robots.txt).
         self.gate = HostGate(per_host_delay)
         # Sites' robots.txt, parsed, for as long as this Fetcher serves polls.
@@ -520,8 +525,8 @@ class Fetcher:
             return FetchError(
                 "timeout",
                 url,
-                f"{where}: no answer within {self._timeout:g} s; the server is down or slow — "
-                "raise polling.timeout if it is merely slow",
+                f"{where}: no answer within {self._timeout:g} s; the server is down or slow"
+                + self._advice("timeout", "if it is merely slow", " — "),
             )
         if isinstance(error, requests.exceptions.SSLError):
             return FetchError(
@@ -547,8 +552,9 @@ class Fetcher:
             "timeout",
             url,
             f"{_where(url, current)}: the download took longer than {deadline:g} s "
-            f"({_DEADLINE_FACTOR} × polling.timeout) and was cut off; the server is sending too "
-            "slowly — raise polling.timeout if the feed is large and the server merely slow",
+            f"({_DEADLINE_FACTOR} × {self._limit_name('timeout')}) and was cut off; the server "
+            "is sending too slowly"
+            + self._advice("timeout", "if the feed is large and the server merely slow", " — "),
         )
 
     def _read_body(
@@ -659,7 +665,7 @@ class Fetcher:
                 "timeout",
                 url,
                 f"{_where(url, current)}: the server stopped sending the body for over "
-                f"{self._timeout:g} s; raise polling.timeout if it is merely slow",
+                f"{self._timeout:g} s" + self._advice("timeout", "if it is merely slow"),
             )
         return FetchError(
             "truncated",
@@ -668,12 +674,21 @@ class Fetcher:
             f"({_innermost(error)}); it will be tried again",
         )
 
+    def _advice(self, key: str, when: str, separator: str = "; ") -> str:
+        """ "; raise polling.timeout if …", or nothing where the limit is not the operator's."""
+        if self._limits_section is None:
+            return ""
+        return f"{separator}raise {self._limit_name(key)} {when}"
+
+    def _limit_name(self, key: str) -> str:
+        return f"{self._limits_section}.{key}" if self._limits_section else f"the {key}"
+
     def _too_large(self, url: str, current: str) -> FetchError:
         return FetchError(
             "too_large",
             url,
-            f"{_where(url, current)} answered with a body over {self._max_bytes} bytes; "
-            "raise polling.max_bytes if this feed is really that large",
+            f"{_where(url, current)} answered with a body over {self._max_bytes} bytes"
+            + self._advice("max_bytes", "if this feed is really that large"),
         )
 
     def _truncated(self, url: str, current: str, received: int, length: int | None) -> FetchError:

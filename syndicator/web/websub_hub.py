@@ -175,6 +175,7 @@ class Hub:
             max_bytes=CALLBACK_MAX_BYTES,
             allow_private_addresses=config.websub.allow_private_callbacks,
             private_key="websub.allow_private_callbacks",
+            limits_section=None,  # fixed limits: no config key to raise
         )
         workers = config.websub.delivery_concurrency
         self._verifiers = ThreadPoolExecutor(workers, thread_name_prefix="websub-verify")

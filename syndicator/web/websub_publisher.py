@@ -49,6 +49,7 @@ class Announcer:
             timeout=HUB_TIMEOUT,
             max_bytes=64 * 1024,
             allow_private_addresses=True,
+            limits_section=None,  # fixed limits: no config key to raise
         )
         self._lock = threading.Lock()
         self._queue: list[tuple[float, int, str, str]] = []  # (due, attempts, hub, topic)

@@ -418,6 +418,25 @@ def test_body_over_the_cap_is_too_large(server: HTTPServer) -> None:
     assert "over 1000 bytes; raise polling.max_bytes" in str(error)
 
 
+def test_a_fetcher_with_fixed_limits_names_no_key_to_raise(server: HTTPServer) -> None:
+    """The WebSub hub's and announcer's fetchers have limits of their own: their errors told
+    the operator to raise polling.max_bytes or polling.timeout, which changes nothing."""
+    server.expect_request("/feed").respond_with_data(b"x" * 1001)
+    fixed = Fetcher(
+        user_agent=USER_AGENT,
+        timeout=2.0,
+        max_bytes=1000,
+        allow_private_addresses=True,
+        limits_section=None,
+    )
+    with fixed:
+        error = fetch_error(fixed, server.url_for("/feed"))
+
+    assert error.kind == "too_large"
+    assert str(error).endswith("answered with a body over 1000 bytes")
+    assert "polling." not in str(error)
+
+
 def test_streamed_body_over_the_cap_is_too_large(server: HTTPServer) -> None:
     def chunks() -> Iterator[bytes]:
         for _ in range(100):
