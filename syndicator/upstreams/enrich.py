@@ -47,15 +47,33 @@ def enrich_entries(
 ) -> list[UpstreamEntry]:
     """The entries, those whose key is in ``wanted`` with their detail and full text."""
     robots = RobotsRules(fetcher)
-    enriched = []
-    for entry in entries:
-        if entry.key in wanted:
-            if upstream.detail is not None:
-                entry = with_detail(entry, upstream, fetcher, zone)
-            if upstream.full_text and entry.incomplete is None:
-                entry = with_full_text(entry, upstream, fetcher, robots)
-        enriched.append(entry)
-    return enriched
+    return [
+        _enriched(entry, upstream, fetcher, zone, robots) if entry.key in wanted else entry
+        for entry in entries
+    ]
+
+
+def _enriched(
+    entry: UpstreamEntry,
+    upstream: UpstreamConfig,
+    fetcher: Fetcher,
+    zone: tzinfo,
+    robots: RobotsRules,
+) -> UpstreamEntry:
+    """One entry with its detail and full text. Whatever goes wrong (a bug, a page no
+    extractor expected) stays this item's: it waits as a failed fetch would, and the
+    upstream's other items go on."""
+    try:
+        if upstream.detail is not None:
+            entry = with_detail(entry, upstream, fetcher, zone)
+        if upstream.full_text and entry.incomplete is None:
+            entry = with_full_text(entry, upstream, fetcher, robots)
+    except Exception as error:
+        log.exception(
+            "%s: %s: its detail or full text failed unexpectedly", upstream.name, entry.link
+        )
+        return replace(entry, incomplete=f"an unexpected error ({type(error).__name__}: {error})")
+    return entry
 
 
 def detail_url(entry: UpstreamEntry, upstream: UpstreamConfig) -> str | None:

@@ -338,6 +338,34 @@ def test_an_article_page_with_a_hostile_charset_is_read_as_utf8(
     assert "第0段正文" in text
 
 
+def test_an_item_whose_full_text_fails_unexpectedly_leaves_the_others_be(
+    tmp_path: Path, server: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception no one expected in one item's extraction ended the whole poll: no item
+    of the upstream was written, poll after poll."""
+    import syndicator.upstreams.enrich as enrich
+
+    real = enrich.extract_article
+
+    def extract(body: bytes, url: str, *args: object) -> object:
+        if url.endswith("/bad.html"):
+            raise RuntimeError("an extractor's bug")
+        return real(body, url, *args)
+
+    monkeypatch.setattr(enrich, "extract_article", extract)
+    for name in ("good", "bad"):
+        server.route(f"/{name}.html", answer(ARTICLE, "text/html; charset=utf-8"))
+    links = [server.url("/good.html"), server.url("/bad.html")]
+    url = server.route("/feed.xml", answer(summary_feed(links)))
+    config = make_site(tmp_path, fulltext_block(url))
+
+    report, _ = run_poll(config)
+
+    assert report.outcomes[0].result == "imported", report
+    [text] = posts(config).values()
+    assert front_title(text) == "文章0" and "第0段正文" in text
+
+
 def test_respect_robots_false_fetches_all_the_same(tmp_path: Path, server: HostileServer) -> None:
     server.route("/robots.txt", answer(b"User-agent: *\nDisallow: /\n", "text/plain"))
     server.route("/private/2.html", answer(ARTICLE, "text/html; charset=utf-8"))
