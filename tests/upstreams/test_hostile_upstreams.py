@@ -49,6 +49,10 @@ CAP = 1 * MiB  # polling.max_bytes in these tests
 TIMEOUT = 1.5  # polling.timeout; the total deadline is three times this
 DEADLINE = 3 * TIMEOUT
 SLACK = 3.0  # a loaded CI machine
+# A whole `syndicator poll` of a big feed is CPU-bound: beside two busy processes on two
+# cores it runs at a third of its speed. Its bound is its quiet time times this: what it
+# catches is a blow-up (quadratic work), not a slow machine.
+BUSY = 3
 GOOD_ENTRIES = 2
 
 # --- a HostileServer (support/upstreams.py) for each test, and redirects ------------------------
@@ -523,7 +527,7 @@ def test_a_hundred_thousand_entries(tmp_path, server):
     assert "2 upstreams polled: 2 with new posts (202 posts)" in stdout
     assert len(posts_of(config, "hostile")) == MAX_NEW_ENTRIES_PER_POLL
     assert "more than 200 new entries; the rest wait for the next poll" in stderr
-    assert seconds < 10 + SLACK
+    assert seconds < 10 * BUSY
     assert peak < 400 * MiB  # the interpreter and libraries alone are about 60 MiB
 
 
@@ -543,7 +547,7 @@ def test_many_entries_on_a_new_upstream_are_recorded_as_seen_in_one_poll(tmp_pat
     [hostile] = [u for u in config.upstreams if u.name == "hostile"]
     with State.open(config.state.path) as state:
         assert state.recorded_counts() == {hostile.key: 10_000}
-    assert seconds < 8 + SLACK
+    assert seconds < 8 * BUSY
     assert peak < 300 * MiB
 
 
@@ -569,7 +573,7 @@ def test_a_five_megabyte_title(tmp_path, server):
     assert loaded is not None and loaded[0].title == title
     assert len(posts_of(config, "good")) == GOOD_ENTRIES
     assert assert_feeds_valid(config.feeds.dir) == 9  # the site and two categories
-    assert seconds < 8 + SLACK
+    assert seconds < 8 * BUSY
     assert peak < 400 * MiB
 
 
@@ -753,7 +757,7 @@ def test_every_hostile_upstream_in_one_cli_poll(tmp_path, server):
 
     record_cli("all of these in one `syndicator poll`", seconds, peak, stdout)
     assert status == 1, stderr
-    assert seconds < 3 + SLACK
+    assert seconds < 3 * BUSY
     assert peak < 300 * MiB
     for name in routes.keys() - {"good"}:
         assert f"{name}: http://127.0.0.1:{server.port}/{name}.xml" in stderr, name
