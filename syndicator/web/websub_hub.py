@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import random
 import re
 import secrets
 import socket
@@ -37,6 +36,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from syndicator import __version__
 from syndicator.core.config import Config
+from syndicator.core.retry import retry_delay
 from syndicator.state.db import State
 from syndicator.state.websub import Delivery, Subscription, SubscriptionStore
 from syndicator.upstreams.fetch import Fetcher, FetchError
@@ -532,8 +532,7 @@ class Hub:
         self.metrics.websub_deliveries.labels(result).inc()
 
     def _backoff(self, attempts: int) -> float:
-        delay: float = min(self.retry_base * 2.0**attempts, RETRY_CAP)
-        return delay * random.uniform(0.8, 1.2)
+        return retry_delay(self.retry_base, attempts, RETRY_CAP)
 
 
 def _first(form: dict[str, list[str]], key: str) -> str:

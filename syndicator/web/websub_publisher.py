@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import heapq
 import logging
-import random
 import threading
 import time
 from urllib.parse import urlencode
 
 from syndicator import __version__
 from syndicator.core.config import Config
+from syndicator.core.retry import retry_delay
 from syndicator.upstreams.fetch import Fetcher, FetchError
 from syndicator.web.metrics import Metrics
 
@@ -123,7 +123,7 @@ class Announcer:
             )
             self.metrics.websub_announcements.labels("given_up").inc()
             return
-        delay = min(self.retry_base * 2**attempts, RETRY_CAP) * random.uniform(0.8, 1.2)
+        delay = retry_delay(self.retry_base, attempts, RETRY_CAP)
         log.warning(
             "websub: announcing %s to %s failed (%s); again in %.0f s", topic, hub, problem, delay
         )
